@@ -1,0 +1,65 @@
+# Two commands do all the set-up on a fresh machine:
+#   make book   -> .venv, dependencies, executed notebooks, website in _build/html
+#   make test   -> everything CI checks (lint, unit tests + doctests, nbval, structure, -W build)
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+export PYTHONHASHSEED := 0
+export MPLBACKEND := Agg
+# Deterministic, CPU-only runs; keep BLAS from oversubscribing the 2 CI cores.
+export OMP_NUM_THREADS ?= 2
+
+.PHONY: help venv book test check lint unit notebooks structure book-strict site lab bench clean
+
+help:
+	@echo "make book   build the website into _build/html"
+	@echo "make test   run every check CI runs"
+	@echo "make check  quick loop: lint + unit tests"
+	@echo "make lab    JupyterLab on the chapters"
+	@echo "make bench  benchmarks (ours vs reference, ratios)"
+
+$(STAMP): requirements.txt pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -r requirements.txt
+	touch $(STAMP)
+
+venv: $(STAMP)
+
+book: $(STAMP)
+	$(BIN)/jupyter-book build . --keep-going
+	@echo "Open: file://$(CURDIR)/_build/html/index.html"
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+
+unit: $(STAMP)
+	$(BIN)/python -m pytest -q src tests --ignore=tests/book --ignore=tests/site
+
+notebooks: $(STAMP)
+	$(BIN)/python -m pytest -q --nbval-lax --nbval-current-env -p no:randomly chapters
+
+structure: $(STAMP)
+	$(BIN)/python -m pytest -q tests/book
+
+book-strict: $(STAMP)
+	$(BIN)/jupyter-book build . -W -n --keep-going
+	@echo "Open: file://$(CURDIR)/_build/html/index.html"
+
+site: book-strict
+	$(BIN)/python -m pytest -q tests/site
+
+check: lint unit
+
+test: lint unit notebooks structure site
+
+lab: $(STAMP)
+	$(BIN)/jupyter lab chapters
+
+bench: $(STAMP)
+	$(BIN)/python benchmarks/run.py
+
+clean:
+	rm -rf _build

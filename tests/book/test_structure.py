@@ -1,0 +1,187 @@
+"""Structure of the book: the question register, the answer anatomy, and the toc.
+
+For every chapter notebook that exists, each of its questions in chapters/questions.yml
+must be a labelled level-2 section with the full anatomy (CONVENTIONS.md §2).
+"""
+
+from __future__ import annotations
+
+import json
+import pathlib
+import re
+import unicodedata
+
+import pytest
+import yaml
+
+ROOT = pathlib.Path(__file__).resolve().parents[2]
+CHAPTERS = ROOT / "chapters"
+REGISTER = yaml.safe_load((CHAPTERS / "questions.yml").read_text(encoding="utf-8"))
+QUESTIONS = REGISTER["questions"]
+CHAPTER_META = {c["number"]: c for c in REGISTER["chapters"]}
+SEED = ROOT.parent / "shared" / "seed" / "000_a0987cf5a14b8576.txt"
+
+
+def notebook_path(chapter: int) -> pathlib.Path:
+    return CHAPTERS / f"ch{chapter:02d}_{CHAPTER_META[chapter]['slug']}.ipynb"
+
+
+EXISTING = [n for n in sorted(CHAPTER_META) if notebook_path(n).exists()]
+
+
+def load(chapter: int) -> dict:
+    return json.loads(notebook_path(chapter).read_text(encoding="utf-8"))
+
+
+def cell_text(cell: dict) -> str:
+    src = cell.get("source", "")
+    return "".join(src) if isinstance(src, list) else src
+
+
+def norm(s: str) -> str:
+    s = unicodedata.normalize("NFKC", s)
+    return re.sub(r"[\s*`_#：:，,。？?！!（）()“”\"'、·\-—/]+", "", s).lower()
+
+
+def sections(nb: dict) -> dict[str, list[dict]]:
+    """Cells of each question section, keyed by its `(qNN-MM)=` label.
+
+    A section starts at a markdown cell whose first lines are the label and a level-2
+    heading, and runs until the next level-2 heading.
+    """
+    out: dict[str, list[dict]] = {}
+    current = None
+    for cell in nb["cells"]:
+        text = cell_text(cell)
+        if cell["cell_type"] == "markdown" and re.search(r"^## ", text, re.M):
+            m = re.match(r"\s*\((q\d\d-\d\d)\)=\s*\n## ", text)
+            current = m.group(1) if m else None
+            if current:
+                out[current] = []
+        if current:
+            out[current].append(cell)
+    return out
+
+
+# ---------------------------------------------------------------- the register
+
+
+def test_register_has_98_unique_questions():
+    ids = [q["id"] for q in QUESTIONS]
+    assert len(ids) == 98
+    assert len(set(ids)) == 98
+    for q in QUESTIONS:
+        assert q["id"] == f"q{q['chapter']:02d}-{q['number']:02d}"
+        assert q["difficulty"] in (1, 2, 3)
+        assert q["zh"].strip() and q["en"].strip() and q["seed"].strip()
+        assert q["tags"] and q["tags"][0] in CHAPTER_META[q["chapter"]]["topics"]
+    assert sorted(CHAPTER_META) == list(range(1, 14))
+
+
+@pytest.mark.skipif(not SEED.exists(), reason=f"seed file not found at {SEED}")
+def test_register_matches_seed_file():
+    # The seed numbers chapter 4's six operations implicitly; every other question
+    # appears as "N、 text" under its "# chapter" heading.
+    seed_text = norm(SEED.read_text(encoding="utf-8"))
+    for q in QUESTIONS:
+        assert norm(q["seed"]) in seed_text, q["id"]
+
+
+# ---------------------------------------------------------------- notebooks
+
+
+def test_at_least_one_chapter_exists():
+    assert EXISTING, "no chapter notebook found"
+
+
+def test_every_notebook_is_registered():
+    known = {notebook_path(n).name for n in CHAPTER_META}
+    for path in CHAPTERS.glob("*.ipynb"):
+        assert path.name in known, f"{path.name} is not named chNN_<slug>.ipynb from questions.yml"
+
+
+@pytest.mark.parametrize("chapter", EXISTING)
+def test_notebook_is_in_toc(chapter):
+    toc = (ROOT / "_toc.yml").read_text(encoding="utf-8")
+    assert f"chapters/{notebook_path(chapter).stem}" in toc
+
+
+@pytest.mark.parametrize("chapter", EXISTING)
+def test_notebook_committed_without_outputs(chapter):
+    for cell in load(chapter)["cells"]:
+        if cell["cell_type"] == "code":
+            assert not cell.get("outputs"), f"code cell with outputs: {cell_text(cell)[:60]!r}"
+            assert cell.get("execution_count") is None
+
+
+@pytest.mark.parametrize("chapter", EXISTING)
+def test_notebook_starts_with_chapter_title(chapter):
+    first = cell_text(load(chapter)["cells"][0])
+    assert first.startswith(f"# 第{chapter}章"), first[:40]
+
+
+def _library_names(nb: dict) -> set[str]:
+    names = {"interviewlib"}
+    for cell in nb["cells"]:
+        if cell["cell_type"] != "code":
+            continue
+        src = cell_text(cell)
+        for m in re.finditer(r"^\s*from\s+interviewlib[\w.]*\s+import\s+\(?([^)]*?)\)?\s*$", src, re.M | re.S):
+            for part in re.split(r"[,\n]", m.group(1)):
+                part = part.split("#")[0].strip()
+                if part:
+                    names.add(part.split(" as ")[-1].strip())
+        for m in re.finditer(r"^\s*import\s+interviewlib[\w.]*\s+as\s+(\w+)", src, re.M):
+            names.add(m.group(1))
+    return {n for n in names if re.fullmatch(r"\w+", n)}
+
+
+ANSWERED = [q for q in QUESTIONS if q["chapter"] in EXISTING]
+
+
+@pytest.mark.parametrize("q", ANSWERED, ids=[q["id"] for q in ANSWERED])
+def test_question_has_full_anatomy(q):
+    nb = load(q["chapter"])
+    secs = sections(nb)
+    assert q["id"] in secs, f"no section labelled ({q['id']})= in {notebook_path(q['chapter']).name}"
+    cells = secs[q["id"]]
+    md = "\n".join(cell_text(c) for c in cells if c["cell_type"] == "markdown")
+    code = "\n".join(cell_text(c) for c in cells if c["cell_type"] == "code")
+    heading = re.search(r"^## (.*)$", md, re.M).group(1)
+    assert heading.startswith(f"{q['chapter']}.{q['number']} "), heading
+    # the heading keeps the seed's wording (typo fixes allowed, so compare either text)
+    assert norm(q["zh"])[:12] in norm(heading) or norm(q["seed"])[:12] in norm(heading), heading
+    assert re.search(r":::\{admonition\} 面试速答", md), "no 面试速答 box"
+    assert re.search(r"^### 推导", md, re.M) and re.search(r"^### 验证", md, re.M)
+    assert re.search(r"\$[^$\n]+\$", md), "no math"
+    # show()/use_book_style() only display things: the section must call library code.
+    libs = _library_names(nb) - {"show", "use_book_style"}
+    assert any(re.search(rf"\b{re.escape(n)}\b", code) for n in libs), "no code cell uses interviewlib"
+    assert re.search(r"\bassert\b|assert_allclose|assert_close|assert_array_equal", code), "no check"
+    assert re.search(r":::\{dropdown\} 追问", md), "no 追问 dropdown"
+    assert "{cite}" in md, "no citation"
+
+
+# ---------------------------------------------------------------- references
+
+
+def _bib_keys() -> list[str]:
+    bib = (ROOT / "references.bib").read_text(encoding="utf-8")
+    return re.findall(r"^@\w+\{([^,\s]+),", bib, re.M)
+
+
+def test_bib_keys_unique():
+    keys = _bib_keys()
+    dup = sorted({k for k in keys if keys.count(k) > 1})
+    assert not dup, f"duplicate bib keys: {dup}"
+
+
+@pytest.mark.parametrize("chapter", EXISTING)
+def test_citations_resolve(chapter):
+    keys = set(_bib_keys())
+    for cell in load(chapter)["cells"]:
+        if cell["cell_type"] != "markdown":
+            continue
+        for group in re.findall(r"\{cite(?::\w+)?\}`([^`]+)`", cell_text(cell)):
+            for key in group.split(","):
+                assert key.strip() in keys, f"unknown citation key {key.strip()!r}"
