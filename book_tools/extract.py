@@ -109,3 +109,25 @@ def load(root: pathlib.Path = ROOT) -> tuple[list[Chapter], list[Question]]:
             item.quick = m.group(1).strip() if m else None
         questions.append(item)
     return list(chapters.values()), questions
+
+
+def interviewlib_imports(code: str) -> list[tuple[str, str, str]]:
+    """``(module, name, bound_name)`` for each ``from interviewlib... import name [as alias]``.
+
+    Parsed with ``ast`` (IPython magics and shell lines are blanked first), so
+    parenthesised multi-line imports are read correctly.
+    """
+    import ast
+
+    lines = [("" if ln.lstrip().startswith(("%", "!")) else ln) for ln in code.splitlines()]
+    try:
+        tree = ast.parse("\n".join(lines))
+    except SyntaxError:
+        return []
+    out = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and node.module and node.module.split(".")[0] == "interviewlib":
+            out += [(node.module, a.name, a.asname or a.name) for a in node.names]
+        elif isinstance(node, ast.Import):
+            out += [(a.name, "", a.asname or a.name) for a in node.names if a.name.split(".")[0] == "interviewlib"]
+    return out

@@ -21,10 +21,10 @@ import re
 import shutil
 import sys
 
-from sphinx.application import Sphinx
-from sphinx.config import Config
 from docutils import nodes
 from sphinx import addnodes
+from sphinx.application import Sphinx
+from sphinx.config import Config
 from sphinx.search.zh import SearchChinese
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent.parent))
@@ -107,28 +107,22 @@ def _link_questions_in_docstring(app, what, name, obj, options, lines) -> None:
         )
 
 
-_IMPORT = re.compile(r"^\s*from\s+(interviewlib[\w.]*)\s+import\s+\(?([^)]*?)\)?\s*$", re.M | re.S)
-
-
 def _api_targets(code: str) -> dict[str, tuple[str, str]]:
     """Names imported from interviewlib in ``code`` -> (reftype, documented target)."""
     documented = {m for mods in pages.public_modules().values() for m in mods}
     out = {}
-    for m in _IMPORT.finditer(code):
-        for part in re.split(r"[,\n]", m.group(2)):
-            part = part.split("#")[0].strip()
-            if not part:
-                continue
-            name, _, alias = part.partition(" as ")
-            try:
-                obj = getattr(importlib.import_module(m.group(1)), name.strip())
-            except (ImportError, AttributeError):
-                continue
-            module = getattr(obj, "__module__", "")
-            # display helpers (show, use_book_style) are plumbing, not answers
-            if module in documented and module != "interviewlib.display" and hasattr(obj, "__qualname__"):
-                kind = "class" if isinstance(obj, type) else "func"
-                out[(alias or name).strip()] = (kind, f"{module}.{obj.__qualname__}")
+    for module_name, name, bound in extract.interviewlib_imports(code):
+        if name.startswith("_"):  # private cores are shown in answers but not documented
+            continue
+        try:
+            obj = getattr(importlib.import_module(module_name), name) if name else None
+        except (ImportError, AttributeError):
+            continue
+        module = getattr(obj, "__module__", "")
+        # display helpers (show, use_book_style) are plumbing, not answers
+        if module in documented and module != "interviewlib.display" and hasattr(obj, "__qualname__"):
+            kind = "class" if isinstance(obj, type) else "func"
+            out[bound] = (kind, f"{module}.{obj.__qualname__}")
     return out
 
 

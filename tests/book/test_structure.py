@@ -9,12 +9,17 @@ from __future__ import annotations
 import json
 import pathlib
 import re
+import sys
 import unicodedata
 
 import pytest
 import yaml
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))
+
+from book_tools.extract import interviewlib_imports  # noqa: E402
+
 CHAPTERS = ROOT / "chapters"
 REGISTER = yaml.safe_load((CHAPTERS / "questions.yml").read_text(encoding="utf-8"))
 QUESTIONS = REGISTER["questions"]
@@ -123,17 +128,9 @@ def test_notebook_starts_with_chapter_title(chapter):
 def _library_names(nb: dict) -> set[str]:
     names = {"interviewlib"}
     for cell in nb["cells"]:
-        if cell["cell_type"] != "code":
-            continue
-        src = cell_text(cell)
-        for m in re.finditer(r"^\s*from\s+interviewlib[\w.]*\s+import\s+\(?([^)]*?)\)?\s*$", src, re.M | re.S):
-            for part in re.split(r"[,\n]", m.group(1)):
-                part = part.split("#")[0].strip()
-                if part:
-                    names.add(part.split(" as ")[-1].strip())
-        for m in re.finditer(r"^\s*import\s+interviewlib[\w.]*\s+as\s+(\w+)", src, re.M):
-            names.add(m.group(1))
-    return {n for n in names if re.fullmatch(r"\w+", n)}
+        if cell["cell_type"] == "code":
+            names |= {bound for _, _, bound in interviewlib_imports(cell_text(cell))}
+    return names
 
 
 ANSWERED = [q for q in QUESTIONS if q["chapter"] in EXISTING]
@@ -185,3 +182,10 @@ def test_citations_resolve(chapter):
         for group in re.findall(r"\{cite(?::\w+)?\}`([^`]+)`", cell_text(cell)):
             for key in group.split(","):
                 assert key.strip() in keys, f"unknown citation key {key.strip()!r}"
+
+
+@pytest.mark.parametrize("chapter", EXISTING)
+def test_notebook_declares_python_kernel(chapter):
+    # without a kernelspec myst-nb cannot pick a lexer and warns (a -W build fails)
+    spec = load(chapter)["metadata"].get("kernelspec", {})
+    assert spec.get("name") == "python3" and spec.get("language") == "python", spec

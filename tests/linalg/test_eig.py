@@ -1,0 +1,175 @@
+import warnings
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra.numpy import arrays
+
+from interviewlib.linalg import eigh, power_iteration, rayleigh_quotient_iteration
+
+# Jacobi is backward stable: |w - w_ref| and ||A V - V diag(w)|| are O(n eps ||A||).
+# For the n <= 60, ||A|| ~ 10 matrices below 1e-10 leaves a margin of ~100.
+TOL = 1e-10
+
+
+def _sym(n, seed=0):
+    B = np.random.default_rng(seed).standard_normal((n, n))
+    return (B + B.T) / 2
+
+
+@pytest.mark.parametrize("n", [1, 2, 3, 7, 60])
+def test_eigh_matches_numpy(n):
+    A = _sym(n, seed=n)
+    w, V = eigh(A)
+    w_ref, V_ref = np.linalg.eigh(A)
+    np.testing.assert_allclose(w, w_ref, atol=TOL)
+    np.testing.assert_allclose(A @ V, V * w, atol=TOL)
+    np.testing.assert_allclose(V.T @ V, np.eye(n), atol=TOL)
+    # distinct eigenvalues: each eigenvector agrees with LAPACK's up to sign
+    np.testing.assert_allclose(np.abs(np.sum(V * V_ref, axis=0)), 1.0, atol=1e-8)
+
+
+def test_eigh_repeated_eigenvalues_subspace():
+    rng = np.random.default_rng(1)
+    Q, _ = np.linalg.qr(rng.standard_normal((6, 6)))
+    lam = np.array([1.0, 1.0, 1.0, 2.0, 5.0, 5.0])
+    A = (Q * lam) @ Q.T
+    w, V = eigh(A)
+    np.testing.assert_allclose(w, lam, atol=TOL)
+    # projector onto the eigenspace of 1 is basis independent
+    P = V[:, :3] @ V[:, :3].T
+    np.testing.assert_allclose(P, Q[:, :3] @ Q[:, :3].T, atol=1e-8)
+
+
+def test_eigh_closed_forms():
+    w, V = eigh([[2.0, 1.0], [1.0, 2.0]])
+    np.testing.assert_allclose(w, [1.0, 3.0], atol=TOL)
+    np.testing.assert_allclose(np.abs(V), np.sqrt(0.5), atol=TOL)
+    # path-graph Laplacian of size n: eigenvalues 2 - 2 cos(k pi / (n + 1))
+    n = 9
+    T = 2 * np.eye(n) - np.eye(n, k=1) - np.eye(n, k=-1)
+    k = np.arange(1, n + 1)
+    np.testing.assert_allclose(eigh(T)[0], np.sort(2 - 2 * np.cos(k * np.pi / (n + 1))), atol=TOL)
+
+
+def test_eigh_diagonal_identity_zero_and_empty():
+    w, V = eigh(np.diag([3.0, -1.0, 2.0]))
+    np.testing.assert_array_equal(w, [-1.0, 2.0, 3.0])
+    w, V = eigh(np.zeros((4, 4)))
+    assert np.all(w == 0) and np.allclose(V.T @ V, np.eye(4))
+    w, V = eigh(np.zeros((0, 0)))
+    assert w.shape == (0,) and V.shape == (0, 0)
+
+
+def test_eigh_history_decreases():
+    _, _, hist = eigh(_sym(20), return_history=True)
+    assert hist[0] > 0.1 and hist[-1] < 1e-12
+    assert all(a >= b for a, b in zip(hist, hist[1:]))
+
+
+def test_eigh_accepts_roundoff_asymmetry_and_rejects_real_asymmetry():
+    A = _sym(5)
+    A[0, 1] += 1e-14
+    eigh(A)
+    with pytest.raises(ValueError, match="A must be symmetric"):
+        eigh([[1.0, 2.0], [0.0, 1.0]])
+
+
+@pytest.mark.parametrize(
+    ("A", "exc", "match"),
+    [
+        (np.ones((2, 3)), ValueError, "A must be square"),
+        (np.ones(3), ValueError, "A must be 2-D"),
+        (np.array([[np.nan]]), ValueError, "A must contain only finite"),
+        (np.array([["a"]]), TypeError, "A must contain real numbers"),
+    ],
+)
+def test_eigh_bad_input(A, exc, match):
+    with pytest.raises(exc, match=match):
+        eigh(A)
+
+
+def test_inputs_not_mutated():
+    A = _sym(6)
+    A0 = A.copy()
+    eigh(A)
+    power_iteration(A, rng=0, max_iter=20_000)
+    rayleigh_quotient_iteration(A, rng=0)
+    np.testing.assert_array_equal(A, A0)
+
+
+def test_power_iteration_dominant_pair_and_rate():
+    rng = np.random.default_rng(2)
+    Q, _ = np.linalg.qr(rng.standard_normal((8, 8)))
+    lam = np.array([10.0, 5.0, 2.0, 1.0, 0.5, 0.1, -0.3, -1.0])
+    A = (Q * lam) @ Q.T
+    lam1, v, hist = power_iteration(A, rng=3, tol=1e-12, return_history=True)
+    np.testing.assert_allclose(lam1, 10.0, atol=1e-9)
+    np.testing.assert_allclose(abs(v @ Q[:, 0]), 1.0, atol=1e-9)
+    # direction error sin(angle) decays like |lambda2/lambda1|^k = 0.5^k
+    err = np.sqrt(np.clip(1 - (hist @ Q[:, 0]) ** 2, 0, None))
+    ratios = err[6:16] / err[5:15]
+    np.testing.assert_allclose(ratios, 0.5, atol=0.02)
+
+
+def test_power_iteration_nonsymmetric_matches_numpy_eig():
+    A = np.array([[4.0, 1.0, 0.0], [2.0, 3.0, 1.0], [0.0, 1.0, 1.0]])
+    lam, v = power_iteration(A, rng=0)
+    w_ref = np.linalg.eigvals(A)
+    np.testing.assert_allclose(lam, w_ref[np.argmax(np.abs(w_ref))].real, atol=1e-8)
+    np.testing.assert_allclose(A @ v, lam * v, atol=1e-8)
+
+
+def test_power_iteration_warns_without_a_dominant_eigenvalue():
+    with pytest.warns(RuntimeWarning, match="did not converge"):
+        power_iteration([[0.0, 1.0], [1.0, 0.0]], v0=[1.0, 0.3], max_iter=50)
+
+
+def test_power_iteration_edge_cases():
+    assert power_iteration([[7.0]], rng=0)[0] == pytest.approx(7.0)
+    lam, v = power_iteration(np.zeros((3, 3)), rng=0)
+    assert lam == 0.0 and np.linalg.norm(v) == pytest.approx(1.0)
+    with pytest.raises(ValueError, match="A must not be empty"):
+        power_iteration(np.zeros((0, 0)))
+    with pytest.raises(ValueError, match="v0 must be a vector of length 2"):
+        power_iteration(np.eye(2), v0=[1.0, 2.0, 3.0])
+    with pytest.raises(ValueError, match="v0 must be non-zero"):
+        power_iteration(np.eye(2), v0=[0.0, 0.0])
+    with pytest.raises(ValueError, match="tol must be > 0"):
+        power_iteration(np.eye(2), tol=0.0)
+    with pytest.raises(TypeError, match="max_iter must be an integer"):
+        power_iteration(np.eye(2), max_iter=2.5)
+
+
+def test_rqi_converges_cubically_to_an_eigenpair():
+    A = _sym(30, seed=4)
+    w_ref = np.linalg.eigvalsh(A)
+    mu, v, res = rayleigh_quotient_iteration(A, rng=5, return_history=True)
+    assert np.min(np.abs(w_ref - mu)) < 1e-10
+    np.testing.assert_allclose(A @ v, mu * v, atol=1e-9)
+    assert len(res) <= 10
+    # cubic: once the residual is below 1e-2 the next one is at most ~its cube (times ||A||)
+    small = [i for i in range(len(res) - 1) if res[i] < 1e-2]
+    assert all(res[i + 1] <= 100 * res[i] ** 2 for i in small)
+
+
+def test_rqi_start_vector_near_eigenvector_finds_it():
+    A = np.diag([1.0, 2.0, 3.0])
+    mu, v = rayleigh_quotient_iteration(A, v0=[0.05, 1.0, 0.05])
+    assert mu == pytest.approx(2.0)
+    with pytest.raises(ValueError, match="A must be symmetric"):
+        rayleigh_quotient_iteration([[1.0, 1.0], [0.0, 1.0]])
+
+
+@settings(max_examples=30, deadline=None)
+@given(arrays(np.float64, st.tuples(st.integers(1, 8)).map(lambda t: (t[0], t[0])), elements=st.floats(-10, 10)))
+def test_property_eigh_orthonormal_and_diagonalises(B):
+    A = (B + B.T) / 2
+    w, V = eigh(A)
+    scale = max(1.0, np.abs(A).max())
+    np.testing.assert_allclose(V.T @ V, np.eye(len(w)), atol=TOL)
+    np.testing.assert_allclose(V.T @ A @ V, np.diag(w), atol=TOL * scale)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        np.testing.assert_allclose(w, np.linalg.eigvalsh(A), atol=TOL * scale)

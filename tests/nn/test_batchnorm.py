@@ -1,0 +1,112 @@
+import numpy as np
+import pytest
+import torch
+
+from interviewlib.nn import batchnorm_backward, batchnorm_forward
+
+# float64 round-off; the statistics involve sums of a few hundred O(1) terms.
+TOL = 1e-10
+
+
+def _torch_bn(x, gamma, beta, dy, *, training, rm, rv, momentum=0.1, eps=1e-5):
+    c = x.shape[1]
+    cls = {2: torch.nn.BatchNorm1d, 3: torch.nn.BatchNorm1d, 4: torch.nn.BatchNorm2d}[x.ndim]
+    bn = cls(c, momentum=momentum, eps=eps).double()
+    with torch.no_grad():
+        bn.weight.copy_(torch.tensor(gamma))
+        bn.bias.copy_(torch.tensor(beta))
+        bn.running_mean.copy_(torch.tensor(rm))
+        bn.running_var.copy_(torch.tensor(rv))
+    bn.train(training)
+    xt = torch.tensor(x, requires_grad=True)
+    y = bn(xt)
+    y.backward(torch.tensor(dy))
+    return bn, y.detach().numpy(), xt.grad.numpy()
+
+
+@pytest.mark.parametrize("shape", [(6, 3), (4, 3, 5), (4, 3, 5, 2)])
+@pytest.mark.parametrize("training", [True, False])
+def test_matches_torch_outputs_stats_and_gradients(shape, training):
+    rng = np.random.default_rng(0)
+    c = shape[1]
+    x = rng.normal(loc=2.0, scale=3.0, size=shape)
+    gamma, beta = rng.normal(size=c), rng.normal(size=c)
+    rm, rv = rng.normal(size=c), rng.uniform(0.5, 2.0, size=c)
+    dy = rng.normal(size=shape)
+    bn, y_ref, dx_ref = _torch_bn(x, gamma, beta, dy, training=training, rm=rm, rv=rv, momentum=0.3)
+    out = batchnorm_forward(x, gamma, beta, running_mean=rm, running_var=rv, training=training, momentum=0.3)
+    np.testing.assert_allclose(out.y, y_ref, atol=TOL)
+    np.testing.assert_allclose(out.running_mean, bn.running_mean.numpy(), atol=TOL)
+    np.testing.assert_allclose(out.running_var, bn.running_var.numpy(), atol=TOL)
+    dx, dgamma, dbeta = batchnorm_backward(dy, out.cache)
+    np.testing.assert_allclose(dx, dx_ref, atol=TOL)
+    np.testing.assert_allclose(dgamma, bn.weight.grad.numpy(), atol=TOL)
+    np.testing.assert_allclose(dbeta, bn.bias.grad.numpy(), atol=TOL)
+
+
+def test_running_var_uses_unbiased_batch_variance():
+    x = np.array([[1.0], [2.0], [6.0]])  # mean 3, biased var 14/3, unbiased 7
+    out = batchnorm_forward(x, [1.0], [0.0], running_mean=[0.0], running_var=[0.0], momentum=1.0)
+    assert out.running_mean[0] == pytest.approx(3.0)
+    assert out.running_var[0] == pytest.approx(7.0)
+    # normalisation used the biased variance
+    np.testing.assert_allclose(out.y.ravel(), (x.ravel() - 3) / np.sqrt(14 / 3 + 1e-5), atol=TOL)
+
+
+def test_training_output_is_standardised_per_channel():
+    rng = np.random.default_rng(2)
+    x = rng.normal(5.0, 4.0, size=(16, 2, 3, 3))
+    y = batchnorm_forward(x, [1.0, 1.0], [0.0, 0.0], eps=1e-12).y
+    np.testing.assert_allclose(y.mean(axis=(0, 2, 3)), 0.0, atol=1e-12)
+    np.testing.assert_allclose(y.var(axis=(0, 2, 3)), 1.0, atol=1e-9)
+
+
+def test_gradient_matches_finite_differences():
+    rng = np.random.default_rng(3)
+    x = rng.normal(size=(5, 2))
+    w = rng.normal(size=(5, 2))  # loss = sum(w * y)
+    gamma, beta = np.array([1.5, -0.7]), np.array([0.2, 0.1])
+
+    def loss(xx):
+        return float(np.sum(w * batchnorm_forward(xx, gamma, beta).y))
+
+    dx, _, _ = batchnorm_backward(w, batchnorm_forward(x, gamma, beta).cache)
+    h = 1e-6  # central differences, error ~1e-9
+    fd = np.zeros_like(x)
+    for idx in np.ndindex(x.shape):
+        e = np.zeros_like(x)
+        e[idx] = h
+        fd[idx] = (loss(x + e) - loss(x - e)) / (2 * h)
+    np.testing.assert_allclose(dx, fd, atol=1e-7)
+    np.testing.assert_allclose(dx.sum(axis=0), 0.0, atol=1e-12)  # shifting a channel changes nothing
+
+
+def test_inputs_not_mutated_and_no_running_stats():
+    x = np.arange(6.0).reshape(3, 2)
+    rm, rv = np.zeros(2), np.ones(2)
+    out = batchnorm_forward(x, np.ones(2), np.zeros(2), running_mean=rm, running_var=rv)
+    np.testing.assert_array_equal(rm, 0.0)
+    np.testing.assert_array_equal(rv, 1.0)
+    np.testing.assert_array_equal(x, np.arange(6.0).reshape(3, 2))
+    assert batchnorm_forward(x, np.ones(2), np.zeros(2)).running_mean is None
+    assert out.running_mean is not rm
+
+
+def test_bad_input():
+    x = np.zeros((4, 3))
+    g, b = np.ones(3), np.zeros(3)
+    with pytest.raises(ValueError, match="at least 2-D"):
+        batchnorm_forward(np.zeros(3), g, b)
+    with pytest.raises(ValueError, match=r"gamma must have shape \(3,\)"):
+        batchnorm_forward(x, np.ones(2), b)
+    with pytest.raises(ValueError, match="more than 1 value per channel"):
+        batchnorm_forward(np.zeros((1, 3)), g, b)
+    with pytest.raises(ValueError, match="required when training=False"):
+        batchnorm_forward(x, g, b, training=False)
+    with pytest.raises(ValueError, match="momentum must be <= 1"):
+        batchnorm_forward(x, g, b, momentum=1.5)
+    with pytest.raises(ValueError, match="eps must be > 0"):
+        batchnorm_forward(x, g, b, eps=0.0)
+    out = batchnorm_forward(np.arange(12.0).reshape(4, 3), g, b)
+    with pytest.raises(ValueError, match="dy must have the shape"):
+        batchnorm_backward(np.zeros((2, 3)), out.cache)
