@@ -49,9 +49,10 @@ def default_tol(A: Any) -> float:
     :math:`\max_{ij}|a_{ij}| \le \sigma_1 \le \sqrt{mn}\,\max_{ij}|a_{ij}|`. The
     rounding error of elimination satisfies :math:`|E| \le \gamma_n |\hat L||\hat U|`
     (:math:`\gamma_n \approx n\varepsilon`), at worst about
-    :math:`n^2\varepsilon\,\rho\,\max_{ij}|a_{ij}|` per entry and typically nearer
-    :math:`n\,\varepsilon\,\rho\,\max_{ij}|a_{ij}|` (:math:`\rho` the growth factor, small
-    in practice), which is what a pivot of an exactly rank-deficient matrix looks like.
+    :math:`n^2\varepsilon\,\rho\,\max_{ij}|a_{ij}|` per entry and in practice much
+    smaller (:math:`\rho` the growth factor, small in practice): that is what a pivot of
+    an exactly rank-deficient matrix looks like, and ``max(m, n) * eps`` times the scale
+    mirrors NumPy's choice.
     See question q01-02.
 
     References

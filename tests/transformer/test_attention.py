@@ -1,0 +1,153 @@
+import math
+
+import pytest
+import torch
+import torch.nn.functional as F
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from interviewlib.transformer import mask_to_bias, scaled_dot_product_attention
+
+# float64 on both sides; differences are summation-order rounding only.
+ATOL = 1e-12
+
+
+def _qkv(B=2, H=3, T=4, S=5, d=6, dv=None, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    dv = d if dv is None else dv
+    q = torch.randn(B, H, T, d, generator=g, dtype=torch.float64)
+    k = torch.randn(B, H, S, d, generator=g, dtype=torch.float64)
+    v = torch.randn(B, H, S, dv, generator=g, dtype=torch.float64)
+    return q, k, v
+
+
+def test_matches_torch_no_mask():
+    q, k, v = _qkv(dv=7)
+    torch.testing.assert_close(scaled_dot_product_attention(q, k, v), F.scaled_dot_product_attention(q, k, v), atol=ATOL, rtol=0)
+
+
+def test_matches_torch_bool_and_float_masks():
+    q, k, v = _qkv()
+    g = torch.Generator().manual_seed(1)
+    mask = torch.rand(2, 1, 4, 5, generator=g) > 0.3
+    mask[..., 0] = True  # every row keeps a key
+    ref = F.scaled_dot_product_attention(q, k, v, attn_mask=mask)
+    torch.testing.assert_close(scaled_dot_product_attention(q, k, v, mask), ref, atol=ATOL, rtol=0)
+    bias = torch.randn(4, 5, generator=g, dtype=torch.float64)
+    ref = F.scaled_dot_product_attention(q, k, v, attn_mask=bias)
+    torch.testing.assert_close(scaled_dot_product_attention(q, k, v, bias), ref, atol=ATOL, rtol=0)
+
+
+def test_causal_square_and_bottom_right():
+    q, k, v = _qkv(T=5, S=5)
+    ref = F.scaled_dot_product_attention(q, k, v, is_causal=True)
+    torch.testing.assert_close(scaled_dot_product_attention(q, k, v, is_causal=True), ref, atol=ATOL, rtol=0)
+    q, k, v = _qkv(T=2, S=5)
+    keep = torch.ones(2, 5, dtype=torch.bool).tril(diagonal=3)  # last 2 queries of 5
+    ref = F.scaled_dot_product_attention(q, k, v, attn_mask=keep)
+    torch.testing.assert_close(scaled_dot_product_attention(q, k, v, is_causal=True), ref, atol=ATOL, rtol=0)
+
+
+def test_hand_worked_uniform_weights():
+    # identical keys -> uniform weights -> output is the mean of the values
+    q = torch.randn(1, 1, 3, 2, dtype=torch.float64)
+    k = torch.ones(1, 1, 4, 2, dtype=torch.float64)
+    v = torch.arange(8, dtype=torch.float64).view(1, 1, 4, 2)
+    out, w = scaled_dot_product_attention(q, k, v, return_weights=True)
+    torch.testing.assert_close(w, torch.full((1, 1, 3, 4), 0.25, dtype=torch.float64))
+    torch.testing.assert_close(out[0, 0, 0], torch.tensor([3.0, 4.0], dtype=torch.float64))
+
+
+def test_fully_masked_row_safe_zero_and_unsafe_nan():
+    q, k, v = _qkv(B=1, H=1, T=3, S=3)
+    mask = torch.ones(1, 1, 3, 3, dtype=torch.bool)
+    mask[..., 1, :] = False
+    out = scaled_dot_product_attention(q, k, v, mask)
+    assert torch.equal(out[0, 0, 1], torch.zeros(6, dtype=torch.float64))
+    # torch 2.13 CPU SDPA also returns zeros for an all-masked row
+    torch.testing.assert_close(out, F.scaled_dot_product_attention(q, k, v, attn_mask=mask), atol=ATOL, rtol=0)
+    bad = scaled_dot_product_attention(q, k, v, mask, safe=False)
+    assert torch.isnan(bad[0, 0, 1]).all() and torch.isfinite(bad[0, 0, [0, 2]]).all()
+
+
+def test_safe_gradients_are_finite():
+    q, k, v = (t.requires_grad_() for t in _qkv(B=1, H=1, T=3, S=3))
+    mask = torch.ones(3, 3, dtype=torch.bool)
+    mask[0] = False
+    scaled_dot_product_attention(q, k, v, mask).sum().backward()
+    assert all(torch.isfinite(t.grad).all() for t in (q, k, v))
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    B=st.integers(1, 3), H=st.integers(1, 3), T=st.integers(1, 6), S=st.integers(1, 6),
+    d=st.integers(1, 8), seed=st.integers(0, 10_000), scale=st.floats(0.01, 3.0),
+)
+def test_property_rows_sum_to_one_and_match_torch(B, H, T, S, d, seed, scale):
+    q, k, v = _qkv(B, H, T, S, d, seed=seed)
+    out, w = scaled_dot_product_attention(q, k, v, scale=scale, return_weights=True)
+    torch.testing.assert_close(w.sum(-1), torch.ones(B, H, T, dtype=torch.float64), atol=1e-12, rtol=0)
+    ref = F.scaled_dot_product_attention(q, k, v, scale=scale)
+    torch.testing.assert_close(out, ref, atol=1e-10, rtol=0)
+
+
+def test_default_scale_is_inverse_sqrt_d():
+    q, k, v = _qkv(d=16)
+    torch.testing.assert_close(
+        scaled_dot_product_attention(q, k, v), scaled_dot_product_attention(q, k, v, scale=1 / math.sqrt(16)), atol=0, rtol=0
+    )
+
+
+def test_inputs_not_mutated():
+    q, k, v = _qkv()
+    copies = [t.clone() for t in (q, k, v)]
+    mask = torch.ones(4, 5, dtype=torch.bool)
+    mask[0] = False
+    m0 = mask.clone()
+    scaled_dot_product_attention(q, k, v, mask, is_causal=False)
+    assert all(torch.equal(a, b) for a, b in zip((q, k, v), copies)) and torch.equal(mask, m0)
+
+
+def test_mask_to_bias():
+    b = mask_to_bias(torch.tensor([[True, False]]), torch.float16)
+    assert b.dtype == torch.float16 and b[0, 0] == 0 and b[0, 1] == float("-inf")
+    with pytest.raises(ValueError, match="bool"):
+        mask_to_bias(torch.zeros(2))
+    with pytest.raises(ValueError, match="floating"):
+        mask_to_bias(torch.tensor([True]), torch.int32)
+
+
+def test_bad_inputs():
+    q, k, v = _qkv()
+    with pytest.raises(ValueError, match=r"q must be 4-D \(B, H, T, d_head\); got shape \(2, 3\)"):
+        scaled_dot_product_attention(torch.zeros(2, 3), k, v)
+    with pytest.raises(TypeError, match="torch.Tensor"):
+        scaled_dot_product_attention(q.numpy(), k, v)
+    with pytest.raises(ValueError, match="same d_head"):
+        scaled_dot_product_attention(q, k[..., :3], v)
+    with pytest.raises(ValueError, match="same length S"):
+        scaled_dot_product_attention(q, k, v[:, :, :2])
+    with pytest.raises(ValueError, match="agree on"):
+        scaled_dot_product_attention(q, k[:1], v[:1])
+    with pytest.raises(ValueError, match="share a dtype"):
+        scaled_dot_product_attention(q, k.float(), v)
+    with pytest.raises(ValueError, match="broadcast"):
+        scaled_dot_product_attention(q, k, v, torch.ones(4, 4, dtype=torch.bool))
+    with pytest.raises(ValueError, match="bool .True = attend. or floating"):
+        scaled_dot_product_attention(q, k, v, torch.ones(4, 5, dtype=torch.int64))
+    with pytest.raises(ValueError, match="dtype of the scores"):
+        scaled_dot_product_attention(q, k, v, torch.zeros(4, 5, dtype=torch.float32))
+    with pytest.raises(ValueError, match="floating dtype"):
+        scaled_dot_product_attention(q.long(), k.long(), v.long())
+    with pytest.raises(ValueError, match="scale"):
+        scaled_dot_product_attention(q, k, v, scale=float("nan"))
+
+
+def test_causal_with_more_queries_than_keys_is_safe():
+    # bottom-right alignment: with T > S the first T - S queries see no key -> zero output, not NaN
+    q, k, v = _qkv(B=1, H=1, T=4, S=2)
+    out = scaled_dot_product_attention(q, k, v, is_causal=True)
+    assert torch.equal(out[0, 0, :2], torch.zeros(2, 6, dtype=torch.float64))
+    keep = torch.ones(4, 2, dtype=torch.bool).tril(diagonal=-2)
+    ref = F.scaled_dot_product_attention(q, k, v, attn_mask=keep)
+    torch.testing.assert_close(out, ref, atol=ATOL, rtol=0)
