@@ -277,7 +277,7 @@ def fit_gaussian_to_mixture(
     and variance of :math:`p` (moment matching), so :math:`q` spreads over all modes.
     Reverse: :math:`\mathrm{KL}(q\|p) = -H(q) - E_q[\log p]` punishes mass where
     :math:`p` is small, so :math:`q` locks onto one mode; we minimise it over
-    :math:`(\mu, \log\sigma)` with BFGS, :math:`H(q) = \frac12\log(2\pi e\sigma^2)` in
+    :math:`(\mu, \log\sigma)` with L-BFGS-B, :math:`H(q) = \frac12\log(2\pi e\sigma^2)` in
     closed form and :math:`E_q[\log p]` by the trapezoid rule on a fine grid.
     See question q02-04.
 

@@ -30,6 +30,8 @@ class MultinomialNB:
     alpha : float, default 1.0
         Additive smoothing, ``alpha > 0`` (1 = Laplace, < 1 = Lidstone). Zero is
         rejected: it gives :math:`\log 0 = -\infty` for unseen features and NaN scores.
+        (scikit-learn >= 1.4 keeps ``alpha`` as given by default, ``force_alpha=True``;
+        with ``force_alpha=False`` it raises values below 1e-10 to 1e-10.)
     fit_prior : bool, default True
         Learn class priors from class frequencies; if False use a uniform prior.
     class_prior : array_like of shape (n_classes,), optional
@@ -51,7 +53,7 @@ class MultinomialNB:
 
     Notes
     -----
-    Fitting is two matrix products (one-hot labels transposed times counts), so it is
+    Fitting is one matrix product (one-hot labels transposed times counts), so it is
     :math:`O(n d C)`; prediction is one product :math:`X \log\theta^\top`. Scores are
     normalised with ``logsumexp``, never by exponentiating, so long documents do not
     underflow. Only dense input and unit sample weights are supported.
