@@ -173,3 +173,149 @@ def test_property_eigh_orthonormal_and_diagonalises(B):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         np.testing.assert_allclose(w, np.linalg.eigvalsh(A), atol=TOL * scale)
+
+
+# ---- eigh(method=...): the tridiagonal route (default) and Jacobi -------------------------
+
+METHODS = ["tridiagonal", "jacobi"]
+# Both methods are backward stable: residual ||A V - V diag(w)|| and eigenvalue errors are
+# O(n eps ||A||), ||V^T V - I|| = O(n eps) (times ||A|| / gap inside the tridiagonal route's
+# re-orthogonalisation window). A factor 1e3 on n eps is the margin; random tests reach ~200.
+BACKWARD_FACTOR = 1e3
+EPS = np.finfo(np.float64).eps
+
+
+def _assert_backward_stable(A, w, V):
+    n = A.shape[0]
+    tol = BACKWARD_FACTOR * n * EPS
+    norm_a = max(np.linalg.norm(A, 2), np.finfo(np.float64).tiny)
+    assert w.shape == (n,) and V.shape == (n, n)
+    assert np.all(np.diff(w) >= 0)
+    assert np.max(np.abs(V.T @ V - np.eye(n))) <= tol
+    assert np.max(np.abs(A @ V - V * w)) <= tol * norm_a
+    assert np.max(np.abs(w - np.linalg.eigvalsh(A))) <= tol * norm_a
+
+
+@pytest.mark.parametrize("method", METHODS)
+@pytest.mark.parametrize("n", [1, 2, 3, 40])
+def test_eigh_methods_match_numpy(method, n):
+    A = _sym(n, seed=10 + n)
+    w, V = eigh(A, method=method)
+    _assert_backward_stable(A, w, V)
+    # distinct eigenvalues: each eigenvector agrees with LAPACK's up to sign
+    np.testing.assert_allclose(np.abs(np.sum(V * np.linalg.eigh(A)[1], axis=0)), 1.0, atol=1e-8)
+
+
+def test_eigh_default_is_tridiagonal_and_deterministic():
+    A = _sym(30, seed=3)
+    w, V = eigh(A)
+    w_t, V_t = eigh(A, method="tridiagonal")
+    np.testing.assert_array_equal(w, w_t)
+    np.testing.assert_array_equal(V, V_t)
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_eigh_clustered_and_repeated_eigenvalues(method):
+    rng = np.random.default_rng(8)
+    n = 40
+    Q, _ = np.linalg.qr(rng.standard_normal((n, n)))
+    # an 8-fold eigenvalue, a cluster 1e-9 wide, a pair 1e-5 apart and isolated values
+    lam = np.concatenate(([2.0] * 8, 1.0 + 1e-9 * np.arange(6), [3.0, 3.0 + 1e-5], np.linspace(5, 9, n - 16)))
+    A = (Q * lam) @ Q.T
+    A = (A + A.T) / 2
+    w, V = eigh(A, method=method)
+    _assert_backward_stable(A, w, V)
+    np.testing.assert_allclose(w, np.sort(lam), atol=BACKWARD_FACTOR * n * EPS * 9)
+    # the 8-dimensional eigenspace of 2 is basis independent: compare projectors
+    idx = np.flatnonzero(np.abs(w - 2.0) < 1e-6)
+    assert idx.shape == (8,)
+    P_ref = Q[:, :8] @ Q[:, :8].T
+    np.testing.assert_allclose(V[:, idx] @ V[:, idx].T, P_ref, atol=1e-8)
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_eigh_wilkinson_glued_and_ones(method):
+    # W21+: pairs of eigenvalues agree to ~1e-14 (Wilkinson's classic hard case);
+    # five copies glued by 1e-10 make clusters of five; J = ones has eigenvalues 0 (n-1) and n.
+    W = np.diag(np.abs(np.arange(21) - 10.0)) + np.eye(21, k=1) + np.eye(21, k=-1)
+    G = np.kron(np.eye(5), W) + 1e-10 * (np.eye(105, k=21) + np.eye(105, k=-21))
+    for A in (W, G):
+        w, V = eigh(A, method=method)
+        _assert_backward_stable(A, w, V)
+    w, V = eigh(np.ones((12, 12)), method=method)
+    _assert_backward_stable(np.ones((12, 12)), w, V)
+    np.testing.assert_allclose(w, [0.0] * 11 + [12.0], atol=1e-12)
+
+
+@pytest.mark.parametrize("method", METHODS)
+@pytest.mark.parametrize("scale", [1e-200, 1e-5, 1e150])
+def test_eigh_scale_invariant_no_under_or_overflow(method, scale):
+    A = _sym(15, seed=4)
+    w, V = eigh(A * scale, method=method)
+    assert np.all(np.isfinite(w)) and np.all(np.isfinite(V))
+    _assert_backward_stable(A, w / scale, V)
+
+
+def test_eigh_tridiagonal_exact_on_diagonal_and_split_matrices():
+    w, V = eigh(np.diag([3.0, -1.0, 2.0, 2.0]), method="tridiagonal")
+    np.testing.assert_array_equal(w, [-1.0, 2.0, 2.0, 3.0])
+    np.testing.assert_array_equal(np.abs(V), np.eye(4)[:, [1, 2, 3, 0]])
+    # block diagonal (T splits): eigenvectors vanish exactly outside their block
+    A = np.zeros((5, 5))
+    A[:2, :2] = [[2.0, 1.0], [1.0, 2.0]]
+    A[2:, 2:] = np.diag([10.0, 20.0, 30.0])
+    w, V = eigh(A, method="tridiagonal")
+    np.testing.assert_allclose(w, [1.0, 3.0, 10.0, 20.0, 30.0], atol=1e-14)
+    assert np.all(V[2:, :2] == 0) and np.all(V[:2, 2:] == 0)
+
+
+def test_eigh_jacobi_relative_accuracy_on_graded_matrix():
+    # A = D H D, H positive definite and well conditioned, D graded over 1e-12: Jacobi gets
+    # every eigenvalue to high *relative* accuracy (Demmel & Veselic 1992); the tridiagonal
+    # route guarantees O(eps ||A||) absolute error only.
+    mp = pytest.importorskip("mpmath")
+    rng = np.random.default_rng(9)
+    n = 6
+    B = rng.standard_normal((n, n))
+    H = B @ B.T / n + np.eye(n)
+    D = np.logspace(0, -6, n)
+    A = D[:, None] * H * D
+    mp.mp.dps = 50
+    exact = np.sort([float(x) for x in mp.eigsy(mp.matrix(A.tolist()), eigvals_only=True)])
+    w_jacobi, _ = eigh(A, method="jacobi")
+    np.testing.assert_allclose(w_jacobi, exact, rtol=BACKWARD_FACTOR * n * EPS)
+    w_tri, _ = eigh(A, method="tridiagonal")
+    assert np.max(np.abs(w_tri - exact)) <= BACKWARD_FACTOR * n * EPS * np.max(exact)
+
+
+def test_eigh_method_bad_input_and_history():
+    with pytest.raises(ValueError, match="method must be one of"):
+        eigh(np.eye(2), method="qr")
+    with pytest.raises(ValueError, match="method must be one of"):
+        eigh(np.eye(2), method=3)
+    with pytest.raises(ValueError, match="return_history is only available for method='jacobi'"):
+        eigh(np.eye(2), method="tridiagonal", return_history=True)
+    w, V, hist = eigh(_sym(8), method="jacobi", return_history=True)
+    assert hist[-1] < 1e-12
+    w, V = eigh(np.zeros((0, 0)), method="tridiagonal")
+    assert w.shape == (0,) and V.shape == (0, 0)
+    w, V = eigh(np.zeros((3, 3)), method="tridiagonal")
+    assert np.all(w == 0) and np.array_equal(V, np.eye(3))
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_eigh_methods_do_not_mutate(method):
+    A = _sym(7)
+    A0 = A.copy()
+    eigh(A, method=method)
+    np.testing.assert_array_equal(A, A0)
+
+
+@settings(max_examples=30, deadline=None)
+@given(arrays(np.float64, st.tuples(st.integers(1, 8)).map(lambda t: (t[0], t[0])), elements=st.floats(-10, 10)))
+def test_property_eigh_jacobi_and_tridiagonal_agree(B):
+    A = (B + B.T) / 2
+    w_t, V_t = eigh(A, method="tridiagonal")
+    w_j, _ = eigh(A, method="jacobi")
+    _assert_backward_stable(A, w_t, V_t)
+    np.testing.assert_allclose(w_t, w_j, atol=BACKWARD_FACTOR * len(w_t) * EPS * max(1.0, np.abs(A).max()))

@@ -171,3 +171,59 @@ def test_property_factorisation_and_eckart_young(A, k):
     err = np.linalg.norm(A - low_rank_approx(A, k), 2)
     expected = s[k] if k < len(s) else 0.0
     np.testing.assert_allclose(err, expected, atol=1e-9 * max(1.0, s[0]))
+
+
+# ---- the Gram-eigenvector preconditioner and the Jacobi core --------------------------
+
+EPS = np.finfo(np.float64).eps
+# Relative error allowed for each singular value of a column-graded matrix: O(n eps) times
+# the condition number of the column-scaled matrix (~10 here); 1e3 n eps leaves the margin.
+RELATIVE_FACTOR = 1e3
+
+
+def test_column_graded_singular_values_keep_relative_accuracy():
+    # A = B diag(1 ... 1e-14): Jacobi on R^T W_0 perturbs each column of A by O(eps) of its
+    # own norm, so even s_min ~ 1e-14 s_max is accurate to a few ulps (reference: mpmath).
+    mp = pytest.importorskip("mpmath")
+    rng = np.random.default_rng(3)
+    B = rng.standard_normal((12, 8))
+    A = B * np.logspace(0, -14, 8)
+    mp.mp.dps = 50
+    exact = np.sort([float(x) for x in mp.svd_r(mp.matrix(A.tolist()), compute_uv=False)])[::-1]
+    s = svd(A)[1]
+    np.testing.assert_allclose(s, exact, rtol=RELATIVE_FACTOR * 12 * EPS)
+
+
+@pytest.mark.parametrize("spectrum", ["geometric", "two_level", "random"])
+def test_ill_conditioned_and_clustered_spectra(spectrum):
+    # The Gram matrix R R^T squares the condition number, so its eigenvectors are poor for
+    # s_i < sqrt(eps) s_max: Jacobi must still finish the job.
+    rng = np.random.default_rng(11)
+    m, n = 50, 30
+    U0, _ = np.linalg.qr(rng.standard_normal((m, n)))
+    V0, _ = np.linalg.qr(rng.standard_normal((n, n)))
+    s0 = {
+        "geometric": np.logspace(0, -13, n),
+        "two_level": np.r_[np.ones(n // 2), 1e-10 * np.ones(n - n // 2)],
+        "random": np.sort(rng.uniform(0.5, 1.0, n))[::-1],
+    }[spectrum]
+    A = (U0 * s0) @ V0.T
+    U, s, Vt = svd(A)
+    _check(A, U, s, Vt)
+    np.testing.assert_allclose(s, np.linalg.svd(A, compute_uv=False), atol=TOL * s[0])
+
+
+def test_one_sided_jacobi_core_orthogonalises_columns():
+    from interviewlib.linalg.svd import _one_sided_jacobi
+
+    A = np.random.default_rng(12).standard_normal((9, 6))
+    G, V, sweeps = _one_sided_jacobi(A)
+    np.testing.assert_allclose(V.T @ V, np.eye(6), atol=TOL)
+    np.testing.assert_allclose(A @ V, G, atol=TOL * np.linalg.norm(A))
+    # stopping rule: every |cos(g_p, g_q)| <= n eps (x2: G^T G here is rounded differently)
+    norms = np.linalg.norm(G, axis=0)
+    cos = np.abs(G.T @ G) / np.outer(norms, norms)
+    np.fill_diagonal(cos, 0.0)
+    assert np.max(cos) <= 2 * 6 * EPS
+    np.testing.assert_allclose(np.sort(np.linalg.norm(G, axis=0))[::-1], np.linalg.svd(A, compute_uv=False), atol=TOL)
+    assert 1 <= sweeps <= 20

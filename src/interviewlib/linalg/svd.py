@@ -6,7 +6,9 @@ rotations applied from the right; when all columns are mutually orthogonal,
 singular values keep their relative accuracy (Demmel & Veselic 1992). Rotations for
 disjoint column pairs commute, so a round-robin ordering applies ``n/2`` of them at once
 as vector operations. Tall matrices are first reduced by Householder QR (``A = Q R``,
-then the SVD of the small square ``R``).
+then the SVD of the small square ``R``), and ``R^T`` is rotated by the eigenvectors of
+its Gram matrix (from the fast tridiagonal ``eigh``) so that Jacobi starts almost
+converged.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import numpy as np
 
 from .._validation import as_matrix, check_scalar
 from .qr import householder_qr
+from .tridiagonal import _tridiagonal_eigh_core
 
 __all__ = ["svd", "pinv", "low_rank_approx"]
 
@@ -134,7 +137,14 @@ def _svd_core(A: np.ndarray, full_matrices: bool) -> tuple[np.ndarray, np.ndarra
     # on A or R (the QR step acts as a preconditioner; Drmac & Veselic 2008).
     scale = np.max(np.abs(A))  # work on A / max|A| so squared norms cannot over/underflow
     Q, R = householder_qr(A / scale if scale > 0 else A, mode="reduced")
-    G, W, _ = _one_sided_jacobi(R.T)
+    # Second preconditioner: rotate R^T by the eigenvectors W0 of its Gram matrix R R^T
+    # (fast tridiagonal eigh), largest first. The columns of R^T W0 are then orthogonal up
+    # to ~eps s_max^2 / s_i^2, so Jacobi starts in its quadratic regime (often one sweep).
+    # Jacobi still runs on R^T W0 itself, so accuracy is that of Jacobi; only directions
+    # for s_i below ~sqrt(eps) s_max are left for Jacobi to find.
+    W0 = _tridiagonal_eigh_core(R @ R.T)[1][:, ::-1]
+    G, W1, _ = _one_sided_jacobi(R.T @ W0)
+    W = W0 @ W1
     s = np.linalg.norm(G, axis=0)
     order = np.argsort(-s, kind="stable")
     s, G, W = s[order], G[:, order], W[:, order]
@@ -182,7 +192,13 @@ def svd(A, *, full_matrices: bool = False):
     Notes
     -----
     See question q01-06. Wide matrices are handled through ``A^T``; tall ones through
-    Householder QR ``A = QR`` followed by the SVD of ``R`` (``U = Q U_R``). On the square
+    Householder QR ``A = QR`` followed by the SVD of ``R`` (``U = Q U_R``). Jacobi runs on
+    ``R^T W_0``, where ``W_0`` holds the eigenvectors of the Gram matrix ``R R^T`` from the
+    tridiagonal ``eigh`` (``method="tridiagonal"``): its columns are then already nearly
+    orthogonal and Jacobi converges in one or two sweeps instead of 8-10 for a random
+    matrix. The Gram matrix only preconditions: the singular values and vectors come from
+    Jacobi on ``R^T W_0``, and multiplying by the orthogonal ``W_0`` perturbs each column of
+    ``R`` (hence of ``A``) only by ``O(eps)`` relative to its norm. On that
     factor, rounds of ``n/2`` disjoint column pairs are rotated at once until every
     pair is orthogonal to ``n eps`` relative to its norms; then ``s_i = ||g_i||`` and
     ``u_i = g_i / s_i``. Columns for exact zero singular values (and the extra columns

@@ -89,8 +89,10 @@ class EncoderLayer(nn.Module):
         If False, drop the skip connection (``x = LN(F(x))`` / ``x = F(LN(x))``): only for
         the experiment of question q07-09.
     residual_alpha : float
-        Post-LN only: scale of the skip branch, ``LN(alpha x + F(x))`` (DeepNorm uses
-        :math:`\alpha = (2N)^{1/4}` for an N-layer decoder-only model). 1.0 is standard.
+        Post-LN only: scale of the skip branch, ``LN(alpha x + F(x))``. 1.0 is standard.
+        DeepNorm (Wang et al. 2022) uses :math:`\alpha = (2N)^{1/4}` for an N-layer
+        encoder-only or decoder-only stack; in an encoder-decoder model the encoder uses
+        :math:`0.81 (N^4 M)^{1/16}` and the M-layer decoder :math:`(3M)^{1/4}`.
 
     Notes
     -----

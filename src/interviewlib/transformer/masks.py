@@ -480,8 +480,10 @@ def bigbird_mask(
     -----
     With :math:`m = n_b - g` non-global blocks, the kept tiles number
     :math:`n_b^2 - m^2 + (3m - 2) + r m`, times :math:`b^2` pairs: linear in :math:`n`
-    for fixed :math:`b, g, r`. The random edges make the attention graph an expander so
-    that few layers connect any two tokens. See question q07-02.
+    for fixed :math:`b, g, r`. The random edges make the attention graph expander-like
+    (short paths between any two tokens); the paper's universal-approximation and
+    Turing-completeness results rest on the :math:`O(1)` global tokens (a star graph).
+    See question q07-02.
 
     References
     ----------

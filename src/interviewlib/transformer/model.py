@@ -34,9 +34,12 @@ class TransformerLM(nn.Module):
     norm_first : bool
         Pre-LN (True, GPT-2 style, adds a final LayerNorm) or Post-LN (False).
     deepnorm : bool
-        Post-LN only: DeepNorm (Wang et al. 2022) for an N-layer decoder-only model:
-        skip scaled by :math:`\alpha = (2N)^{1/4}` and the value/output/FFN weights
-        initialised with gain :math:`\beta = (8N)^{-1/4}`.
+        Post-LN only: DeepNorm (Wang et al. 2022) for an N-layer decoder-only model
+        (the paper writes M for decoder layers): skip scaled by
+        :math:`\alpha = (2N)^{1/4}`, value/output/FFN weights Xavier-normal with gain
+        :math:`\beta = (8N)^{-1/4}`, query/key weights Xavier-normal with gain 1. (The
+        paper's encoder-decoder constants differ: decoder :math:`(3M)^{1/4}`,
+        :math:`(12M)^{-1/4}`.)
     residual : bool
         Keep the skip connections (False only for the ablation of question q07-09).
     dropout : float
@@ -169,9 +172,11 @@ def block_grad_norms(model: TransformerLM) -> torch.Tensor:
 
     Notes
     -----
-    Xiong et al. (2020) predict at initialisation that Post-LN gradients grow towards the
-    output layer while Pre-LN gradients are roughly uniform (decreasing like
-    :math:`1/\sqrt{L}` overall). See question q07-08.
+    Xiong et al. (2020) bound the gradient of the last FFN weight at initialisation by
+    :math:`O(d\sqrt{\ln d})` for Post-LN (independent of the depth L) and
+    :math:`O(d\sqrt{\ln d / L})` for Pre-LN, and observe that Post-LN gradients grow
+    towards the output layer while Pre-LN gradients stay roughly level across layers.
+    See question q07-08.
 
     Examples
     --------
