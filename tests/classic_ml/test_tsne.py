@@ -13,12 +13,15 @@ from interviewlib.classic_ml import (
     joint_probabilities,
     kl_divergence_and_gradient,
 )
-from interviewlib.classic_ml.tsne import _optimise
+from interviewlib.classic_ml.tsne import _kl_grad, _optimise, _upper_strips
 
 TRAJ_ATOL = 1e-6  # same arithmetic up to summation order; 50 steps amplify rounding only mildly
 
 KL_RTOL = 0.10  # issue: final KL within 10% of scikit-learn's exact t-SNE
 TRUST_ATOL = 0.02  # issue: trustworthiness within 0.02
+# gradient rows are y_i sum_j a_ij - sum_j a_ij y_j (matrix products): with coordinates ~1e9 and
+# neighbours ~1 apart that loses ~eps * 1e9 ~ 2e-7 relative (sklearn subtracts y_i - y_j directly)
+FAR_GRAD_RTOL = 1e-5
 P_ATOL = 1e-7  # sklearn searches with float32 distances; p_ij are O(1e-3)
 
 
@@ -61,6 +64,50 @@ def test_gradient_matches_sklearn_and_finite_differences(digits):
     Ym[i, c] -= h
     fd = (kl_divergence_and_gradient(P, Yp)[0] - kl_divergence_and_gradient(P, Ym)[0]) / (2 * h)
     assert g[i, c] == pytest.approx(fd, rel=1e-5)
+
+
+@pytest.mark.parametrize("block", [1, 7, 25, 59, 60, 128])
+def test_strip_blocking_matches_sklearn(digits, block):
+    # the gradient is accumulated over strips of the upper triangle plus their mirror images:
+    # every strip size (one row, uneven last strip, a single strip) must give sklearn's numbers
+    X, _ = digits
+    P = joint_probabilities(X[:60], 10.0)
+    Y = np.random.default_rng(1).normal(scale=3.0, size=(60, 2))
+    kl, g = _kl_grad(_upper_strips(P, block), Y, True)
+    kl_ref, g_ref = _kl_divergence(Y.ravel(), squareform(P, checks=False), 1, 60, 2)
+    np.testing.assert_allclose(kl, kl_ref, rtol=1e-10)
+    np.testing.assert_allclose(g.ravel(), g_ref, rtol=1e-8, atol=1e-12)
+    assert np.isnan(_kl_grad(_upper_strips(P, block), Y, False)[0])
+
+
+def test_kl_with_floored_q_matches_sklearn():
+    # points 1e9 apart make w_ij / Z fall below machine epsilon: sklearn floors q_ij there,
+    # which switches our shortcut ln q = -ln(1 + d^2) - ln Z to the dense formula
+    rng = np.random.default_rng(2)
+    Y = np.r_[rng.normal(size=(5, 2)), rng.normal(size=(5, 2)) + 1e9]
+    A = rng.uniform(size=(10, 10))
+    P = A + A.T
+    np.fill_diagonal(P, 0.0)
+    P /= P.sum()
+    kl, g = kl_divergence_and_gradient(P, Y)
+    kl_ref, g_ref = _kl_divergence(Y.ravel(), squareform(P, checks=False), 1, 10, 2)
+    assert kl_ref > 10.0  # the floor is active: sizeable KL from the far pairs
+    np.testing.assert_allclose(kl, kl_ref, rtol=1e-10)
+    np.testing.assert_allclose(g.ravel(), g_ref, atol=FAR_GRAD_RTOL * np.abs(g_ref).max())
+
+
+def test_diagonal_of_p_is_ignored(digits):
+    X, _ = digits
+    P = joint_probabilities(X[:30], 5.0)
+    Y = np.random.default_rng(3).normal(size=(30, 2))
+    P_diag = P.copy()
+    np.fill_diagonal(P_diag, 0.3)
+    P0 = P_diag.copy()
+    kl, g = kl_divergence_and_gradient(P, Y)
+    kl_d, g_d = kl_divergence_and_gradient(P_diag, Y)
+    np.testing.assert_array_equal(P_diag, P0)  # input not mutated
+    assert kl_d == pytest.approx(kl, rel=1e-12)
+    np.testing.assert_allclose(g_d, g, rtol=1e-12, atol=1e-15)
 
 
 def test_optimiser_follows_sklearn_trajectory(digits):
@@ -131,3 +178,5 @@ def test_bad_input():
         conditional_probabilities(np.zeros((2, 3)), 1.5)
     with pytest.raises(ValueError, match="one row per row of P"):
         kl_divergence_and_gradient(np.zeros((3, 3)), np.zeros((2, 2)))
+    with pytest.raises(ValueError, match="P must be symmetric"):
+        kl_divergence_and_gradient(np.triu(np.ones((3, 3)), 1) / 3.0, np.zeros((3, 2)))

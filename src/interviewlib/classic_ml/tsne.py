@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 from scipy.spatial.distance import cdist
+from scipy.special import xlogy
 
 from interviewlib._rng import as_generator
 from interviewlib._validation import as_matrix, check_option, check_scalar
@@ -15,6 +16,8 @@ from interviewlib.classic_ml.pca import PCA
 __all__ = ["TSNE", "conditional_probabilities", "joint_probabilities", "kl_divergence_and_gradient"]
 
 _EPS = np.finfo(np.float64).eps  # floor on p_ij and q_ij (as scikit-learn)
+_BLOCK = 128  # rows per strip of the n x n work: at n = 1797 the two strip buffers (3.7 MB) stay in cache
+_SYM_RTOL = 1e-10  # P built as P_c + P_c.T is exactly symmetric; allow rounding from user-side arithmetic
 
 
 def _sq_pdist(X: np.ndarray) -> np.ndarray:
@@ -163,7 +166,7 @@ def kl_divergence_and_gradient(P, Y) -> tuple[float, np.ndarray]:
     Parameters
     ----------
     P : array_like, shape (n, n)
-        Joint input affinities (symmetric, zero diagonal, sum 1).
+        Joint input affinities (symmetric, sum 1); the diagonal is ignored.
     Y : array_like, shape (n, k)
         Embedding.
 
@@ -175,11 +178,13 @@ def kl_divergence_and_gradient(P, Y) -> tuple[float, np.ndarray]:
     Raises
     ------
     ValueError
-        On mismatched shapes.
+        On mismatched shapes or a non-symmetric ``P``.
 
     Notes
     -----
-    See question q05-05. :math:`O(n^2)` per call: the exact method.
+    See question q05-05. :math:`O(n^2)` per call: the exact method. As in scikit-learn,
+    :math:`q_{ij}` is floored at machine epsilon inside the logarithm. Only the upper
+    triangle is formed (both :math:`p` and :math:`w` are symmetric), hence the check on ``P``.
 
     Examples
     --------
@@ -192,42 +197,126 @@ def kl_divergence_and_gradient(P, Y) -> tuple[float, np.ndarray]:
     Y = as_matrix(Y, "Y")
     if Y.shape[0] != P.shape[0]:
         raise ValueError(f"Y must have one row per row of P; got {Y.shape[0]} and {P.shape[0]}.")
-    return _kl_grad(P, Y, True)
+    if not np.allclose(P, P.T, rtol=_SYM_RTOL, atol=0.0):
+        raise ValueError("P must be symmetric (t-SNE joint affinities); symmetrise it, e.g. (P + P.T) / 2.")
+    return _kl_grad(_upper_strips(P), Y, True)
 
 
-def _kl_grad(P: np.ndarray, Y: np.ndarray, compute_kl: bool, block: int = 128) -> tuple[float, np.ndarray]:
-    """KL (optional) and gradient, computed over blocks of rows so that each block stays in cache.
+def _upper_strips(P: np.ndarray, block: int = _BLOCK) -> list[np.ndarray]:
+    """Contiguous copies of the strips ``P[s:s+block, s:]`` that tile the upper triangle.
 
-    With ``A = (P - W/Z) * W`` the gradient is ``4 (rowsum(A) Y - A Y)``; split into the
-    attraction ``P * W`` and the repulsion ``W**2 / Z`` it needs ``Z`` only at the end, so one
-    pass over row blocks suffices (the loop is over blocks, each block vectorised).
+    ``P`` is symmetric and constant during optimisation, so the gradient never needs the lower
+    triangle; contiguous strips are also read faster than row slices of the full matrix.
     """
-    n = Y.shape[0]
-    attr = np.empty_like(Y)
-    rep = np.empty_like(Y)
-    Z = 0.0
-    for s in range(0, n, block):
-        e = min(s + block, n)
-        W = cdist(Y[s:e], Y, "sqeuclidean")  # one C pass; Y @ Y.T with k = 2 columns is slow in BLAS
-        W += 1.0
-        np.reciprocal(W, out=W)  # w_ij = 1 / (1 + d_ij^2)
-        W[np.arange(e - s), np.arange(s, e)] = 0.0
-        Z += W.sum()
-        PW = P[s:e] * W
-        attr[s:e] = PW.sum(1)[:, None] * Y[s:e] - PW @ Y
-        W *= W
-        rep[s:e] = W.sum(1)[:, None] * Y[s:e] - W @ Y
-    grad = 4.0 * (attr - rep / Z)
-    kl = np.nan
-    if compute_kl:
-        W = cdist(Y, Y, "sqeuclidean")
+    return [np.ascontiguousarray(P[s : s + block, s:]) for s in range(0, P.shape[0], block)]
+
+
+def _strip_sum(T: np.ndarray) -> float:
+    """Sum over the full symmetric matrix of a quantity given on one strip ``(b, n - s)``.
+
+    The first ``b`` columns are the diagonal block, which holds both ``ij`` and ``ji``; every
+    entry to its right also stands for its mirror image ``ji`` in the lower triangle.
+    """
+    return 2.0 * T.sum() - T[:, : T.shape[0]].sum()
+
+
+def _p_terms(P_strips: list[np.ndarray]) -> tuple[float, float]:
+    r"""The parts of the KL that depend on ``P`` only: :math:`\sum p\ln p` and :math:`\sum p` off the diagonal.
+
+    Computed once per optimisation phase instead of at every KL evaluation (a log per pair).
+    """
+    p_log_p = p_sum = 0.0
+    for Ps in P_strips:
+        T = xlogy(Ps, Ps)
+        np.fill_diagonal(T, 0.0)  # the diagonal of the strip's first b columns is p_ii
+        p_log_p += _strip_sum(T)
+        p_sum += _strip_sum(Ps) - np.trace(Ps)
+    return p_log_p, p_sum
+
+
+def _kl_floored(P_strips: list[np.ndarray], Y: np.ndarray, Z: float) -> float:
+    """The KL straight from its definition, with q_ij floored at machine epsilon (scikit-learn's rule)."""
+    kl, s = 0.0, 0
+    for Ps in P_strips:
+        b = Ps.shape[0]
+        W = cdist(Y[s : s + b], Y[s:], "sqeuclidean")
         W += 1.0
         np.reciprocal(W, out=W)
-        np.fill_diagonal(W, 0.0)
-        Q = np.maximum(W / Z, _EPS)
-        mask = P > 0
-        kl = float((P[mask] * np.log(P[mask] / Q[mask])).sum())
-    return kl, grad
+        T = xlogy(Ps, Ps / np.maximum(W / Z, _EPS))  # 0 where p_ij = 0
+        np.fill_diagonal(T, 0.0)
+        kl += _strip_sum(T)
+        s += b
+    return kl
+
+
+def _kl_grad(P_strips: list[np.ndarray], Y: np.ndarray, compute_kl: bool,
+             p_terms: tuple[float, float] | None = None) -> tuple[float, np.ndarray]:
+    r"""KL (optional) and gradient in one pass over the upper triangle, one strip of rows at a time.
+
+    The exact method costs O(n^2) per iteration, so the constant matters:
+
+    * Symmetry: ``w_ij = w_ji`` and ``p_ij = p_ji``, so only the strip ``rows s:e, columns s:n``
+      is formed (``P_strips`` from :func:`_upper_strips`). Each entry right of the diagonal
+      block stands for its mirror image too, which reaches rows ``e:n`` through a transposed
+      product: half the distances, reciprocals and products of the full matrix.
+    * Row i of the gradient is ``4 sum_j a_ij (y_i - y_j) = 4 (y_i sum_j a_ij - sum_j a_ij y_j)``.
+      With a row of ones appended to ``Y.T`` the same matrix-vector products give both sums. They
+      are matrix-vector products (one per coordinate) because OpenBLAS's dgemm is slower than
+      k + 1 dgemv calls when the right-hand side has only k + 1 = 3 columns.
+    * ``a_ij = p_ij w_ij - w_ij^2 / Z`` needs ``Z = sum w`` only at the end, so the attraction
+      ``P * W`` and the repulsion ``W * W`` are accumulated separately (stacked in one
+      preallocated buffer, so that each product is one call) and combined after the pass.
+    * KL: ``ln q_ij = -ln(1 + d_ij^2) - ln Z``, so ``KL = sum p ln p + sum p ln(1 + d^2) + ln Z sum p``.
+      The first and last sums depend on P only (``p_terms``, computed once per phase); the middle
+      one is accumulated in the same pass. scikit-learn floors ``q_ij`` at machine epsilon; if any
+      ``q_ij`` is below it (points ~1e8 apart) the KL is recomputed from its definition.
+
+    Distances come from ``cdist`` (an exact difference per pair, as scikit-learn's ``pdist``)
+    rather than from ``|y_i|^2 + |y_j|^2 - 2 y_i.y_j``, which cancels for close pairs.
+    """
+    n, k = Y.shape
+    Y1T = np.empty((k + 1, n))  # Y^T with a row of ones: products give sum_j a_ij y_j and sum_j a_ij
+    Y1T[:k] = Y.T
+    Y1T[k] = 1.0
+    F = np.zeros((2, k + 1, n))  # [attraction P*W, repulsion W*W] x [k weighted sums, row sum] x rows
+    buf = np.empty(2 * P_strips[0].size)  # the largest strip, twice: P*W and W*W stacked
+    Z = 0.0
+    p_log_d = 0.0  # sum_{i != j} p_ij ln(1 + d_ij^2)
+    d_max = 1.0  # largest 1 + d_ij^2, i.e. smallest w_ij: decides whether the q floor is active
+    s = 0
+    for Ps in P_strips:
+        b, m = Ps.shape
+        e = s + b
+        T = buf[: 2 * Ps.size].reshape(2, b, m)
+        PW, W = T[0], T[1]
+        cdist(Y[s:e], Y[s:], "sqeuclidean", out=W)
+        W += 1.0
+        if compute_kl:
+            d_max = max(d_max, W.max())
+            np.log(W, out=PW)  # PW used as scratch here; ln(1 + d_ii^2) = 0 on the diagonal
+            PW *= Ps
+            p_log_d += _strip_sum(PW)
+        np.divide(1.0, W, out=W)  # w_ij = 1 / (1 + d_ij^2)
+        W[np.arange(b), np.arange(b)] = 0.0  # w_ii = 0
+        Z += _strip_sum(W)
+        np.multiply(Ps, W, out=PW)
+        W *= W
+        rows = T.reshape(2 * b, m)
+        for c in range(k + 1):
+            F[:, c, s:e] += (rows @ Y1T[c, s:]).reshape(2, b)  # this strip's own rows
+            F[:, c, e:] += Y1T[c, s:e] @ T[:, :, b:]  # mirror images: rows e:n, columns s:e
+        s = e
+    grad = F[0, k] * Y.T - F[0, :k]
+    grad -= (F[1, k] * Y.T - F[1, :k]) / Z
+    grad *= 4.0
+    kl = np.nan
+    if compute_kl:
+        if 1.0 / d_max / Z >= _EPS:
+            p_log_p, p_sum = _p_terms(P_strips) if p_terms is None else p_terms
+            kl = p_log_p + p_log_d + np.log(Z) * p_sum
+        else:
+            kl = _kl_floored(P_strips, Y, Z)
+    return float(kl), np.ascontiguousarray(grad.T)
 
 
 class TSNE:
@@ -261,8 +350,9 @@ class TSNE:
     Notes
     -----
     See question q05-05. Optimiser (as scikit-learn's ``_gradient_descent``): momentum 0.5
-    during exaggeration and 0.8 after (velocity and gains restart at the switch), per-coordinate gains (+0.2 when the gradient sign
-    flips relative to the update, times 0.8 otherwise, floored at 0.01); the KL is
+    during exaggeration and 0.8 after (velocity and gains restart at the switch), per-coordinate gains (+0.2 where the gradient and
+    the previous update have opposite signs, i.e. the descent direction persists; times 0.8
+    otherwise; floored at 0.01); the KL is
     evaluated every 50 iterations to stop after ``n_iter_without_progress`` iterations
     without improvement or when the gradient norm drops below ``min_grad_norm``. The
     low-dimensional kernel is a Student t with one degree of freedom for every
@@ -340,15 +430,20 @@ class TSNE:
 def _optimise(P, Y, lr, ee, n_ex, max_iter, patience, min_grad, check_every=50):
     Y = Y.copy()
     kl = np.nan
-    phases = [(P * ee, 0.5, 0, min(n_ex, max_iter), n_ex), (P, 0.8, min(n_ex, max_iter), max_iter, patience)]
+    strips = _upper_strips(P)
+    phases = [(ee, 0.5, 0, min(n_ex, max_iter), n_ex), (1.0, 0.8, min(n_ex, max_iter), max_iter, patience)]
     it = 0
-    for Pk, momentum, start, stop, wait in phases:
+    for scale, momentum, start, stop, wait in phases:
+        if start >= stop:
+            continue
+        Pk = [Ps * scale for Ps in strips]  # exaggerated P during the first phase
+        p_terms = _p_terms(Pk)  # constant within a phase: computed once, not at every KL check
         best, best_it = np.inf, start
         update = np.zeros_like(Y)  # each phase restarts momentum and gains, as scikit-learn does
         gains = np.ones_like(Y)
         for it in range(start, stop):
             check = (it + 1) % check_every == 0 or it == stop - 1
-            kl, grad = _kl_grad(Pk, Y, check)
+            kl, grad = _kl_grad(Pk, Y, check, p_terms)
             inc = update * grad < 0.0
             gains = np.where(inc, gains + 0.2, gains * 0.8)
             np.clip(gains, 0.01, None, out=gains)
