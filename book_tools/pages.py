@@ -91,6 +91,9 @@ def public_modules() -> dict[str, list[str]]:
 
 def api_reference() -> str:
     lines = [
+        # kept out of full-text search (docstrings would outrank the chapters); functions
+        # and classes are still found through Sphinx's object index
+        "---\nnosearch: true\n---\n",
         GENERATED_NOTE,
         "(api-reference)=",
         "# API 参考",

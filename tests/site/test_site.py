@@ -20,14 +20,15 @@ CHAPTERS, QUESTIONS = load()
 EXISTING = [c for c in CHAPTERS if c.exists]
 SITE = ROOT / "_build" / "html"
 
-# Search term -> the chapter (slug) that must come first. Terms whose chapter is not
-# written yet are skipped, so the list can name them already.
+# Search term -> the chapters that should come first, best first: the first of them that
+# exists must be the top hit (KV cache has its own question in chapter 8; until that
+# chapter is written, chapter 7's KV-cache decoding analysis is the right answer).
 SEARCHES = {
-    "秩": "matrix",
-    "最小二乘": "matrix",
-    "奇异值": "matrix",
-    "梯度": "neural_nets",
-    "KV cache": "llm_training",
+    "秩": ("matrix",),
+    "最小二乘": ("matrix",),
+    "奇异值": ("matrix",),
+    "梯度": ("neural_nets",),
+    "KV cache": ("llm_training", "llm_inference", "transformer"),
 }
 
 
@@ -157,9 +158,10 @@ def test_every_internal_link_resolves(base_url):
 
 @pytest.mark.parametrize("term", list(SEARCHES))
 def test_chinese_search_finds_the_right_chapter_first(page, base_url, term, screenshots):
-    slug = SEARCHES[term]
-    if not any(c.slug == slug and c.exists for c in CHAPTERS):
-        pytest.skip(f"chapter {slug} is not written yet")
+    written = {c.slug for c in EXISTING}
+    slug = next((s for s in SEARCHES[term] if s in written), None)
+    if slug is None:
+        pytest.skip(f"none of {SEARCHES[term]} is written yet")
     page.goto(f"{base_url}search.html?q={term}", wait_until="load")
     page.wait_for_selector("#search-results ul.search li a", timeout=20_000)
     first = page.eval_on_selector("#search-results ul.search li a", "a => a.getAttribute('href')")
