@@ -52,7 +52,7 @@ def _configure(app: Sphinx, config: Config) -> None:
     if not (target / "tex-chtml.js").is_file():
         shutil.rmtree(target, ignore_errors=True)
         shutil.copytree(_mathjax_source(), target)
-    config.html_static_path = [*config.html_static_path, str(stage)]
+    config.html_static_path = [*config.html_static_path, str(stage), str(HERE / "static")]
     config.mathjax_path = "mathjax/tex-chtml.js"
     # pydata-sphinx-theme logs a console error on a first visit unless a default mode is set.
     config.html_context = {**(config.html_context or {}), "default_mode": "auto"}
@@ -174,6 +174,7 @@ def _write_flashcards(app: Sphinx, exception: Exception | None) -> None:
 
 def setup(app: Sphinx) -> dict:
     app.add_search_language(HandbookChinese)
+    app.add_css_file("handbook.css")
     app.connect("config-inited", _configure, priority=400)
     app.connect("config-inited", _generate_pages, priority=450)
     app.connect("autodoc-process-docstring", _link_questions_in_docstring)
