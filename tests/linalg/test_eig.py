@@ -11,6 +11,9 @@ from interviewlib.linalg import eigh, power_iteration, rayleigh_quotient_iterati
 # Jacobi is backward stable: |w - w_ref| and ||A V - V diag(w)|| are O(n eps ||A||).
 # For the n <= 60, ||A|| ~ 10 matrices below 1e-10 leaves a margin of ~100.
 TOL = 1e-10
+# error ratios approach |lambda2/lambda1| only asymptotically; the next eigenvalue adds a relative
+# correction O((lambda3/lambda2)^k) = O(0.4^k), ~1e-2 at k = 5 for O(1) start coefficients
+RATE_ATOL = 0.02
 
 
 def _sym(n, seed=0):
@@ -110,7 +113,7 @@ def test_power_iteration_dominant_pair_and_rate():
     # direction error sin(angle) decays like |lambda2/lambda1|^k = 0.5^k
     err = np.sqrt(np.clip(1 - (hist @ Q[:, 0]) ** 2, 0, None))
     ratios = err[6:16] / err[5:15]
-    np.testing.assert_allclose(ratios, 0.5, atol=0.02)
+    np.testing.assert_allclose(ratios, 0.5, atol=RATE_ATOL)
 
 
 def test_power_iteration_nonsymmetric_matches_numpy_eig():
@@ -318,4 +321,6 @@ def test_property_eigh_jacobi_and_tridiagonal_agree(B):
     w_t, V_t = eigh(A, method="tridiagonal")
     w_j, _ = eigh(A, method="jacobi")
     _assert_backward_stable(A, w_t, V_t)
-    np.testing.assert_allclose(w_t, w_j, atol=BACKWARD_FACTOR * len(w_t) * EPS * max(1.0, np.abs(A).max()))
+    atol = BACKWARD_FACTOR * len(w_t) * EPS * max(1.0, np.abs(A).max())
+    np.testing.assert_allclose(w_t, w_j, atol=atol)
+    np.testing.assert_allclose(w_t, np.linalg.eigvalsh(A), atol=atol)  # independent LAPACK reference

@@ -53,6 +53,7 @@ def test_small_singular_value_relative_accuracy():
     s0 = np.array([1.0, 1e-5, 1e-9])
     A = (U0 * s0) @ V0.T
     s = svd(A)[1]
+    # backward-stable SVDs perturb s by ~eps * s_max, i.e. ~2e-7 relative on s = 1e-9
     np.testing.assert_allclose(s, np.linalg.svd(A, compute_uv=False), rtol=1e-6)
     assert abs(s[2] - 1e-9) / 1e-9 < 1e-5
     lam = np.linalg.eigvalsh(A.T @ A)

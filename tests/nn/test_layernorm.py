@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 import torch
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from interviewlib.nn import layernorm_backward, layernorm_forward, rmsnorm_backward, rmsnorm_forward
@@ -62,9 +62,14 @@ def test_closed_forms():
 def test_per_row_invariances(n, d, shift, scale, seed):
     rng = np.random.default_rng(seed)
     x = rng.normal(size=(n, d))
+    # the invariance is exact only while eps and the shift's rounding are negligible
+    # against the row's spread (see the budget below); exclude nearly constant rows
+    assume(x.std(axis=1).min() > 0.05)
     g, b = np.ones(d), np.zeros(d)
     y, _ = layernorm_forward(x, g, b, eps=1e-12)
     # LayerNorm is invariant to shifting and scaling each row; RMSNorm only to scaling
+    # eps = 1e-12 changes y by ~eps / (2 scale^2 var) <= 5e-11 / var for scale >= 0.1, i.e. below 1e-6
+    # unless a row's variance is < 5e-5 (rare for N(0,1) rows); the shift (<= 100) costs ~1e3 * eps.
     y2, _ = layernorm_forward(scale * x + shift, g, b, eps=1e-12)
     np.testing.assert_allclose(y2, y, atol=1e-6)
     r, _ = rmsnorm_forward(x, g, eps=1e-14)

@@ -21,6 +21,8 @@ from interviewlib.numerics import (
 ROOT_TOL = 1e-10
 # matrix iterations accumulate O(n * eps * cond) rounding
 MAT_TOL = 1e-9
+# scipy's Newton-CG stops on its default xtol=1e-5 (step size), so its x is only that close to (1, 1)
+SCIPY_NEWTON_CG_ATOL = 1e-4
 
 
 def test_scalar_root_matches_scipy():
@@ -69,6 +71,7 @@ def test_multiple_root_linear_rate_and_multiplicity_fix():
         fp = lambda x, m=m: m * (x - 1) ** (m - 1) * (x + 2) + (x - 1) ** m  # noqa: E731
         r = newton(f, fp, 2.0, maxiter=30, tol=0)
         e = np.abs(np.array(r.trace[:25]) - 1)
+        # (m-1)/m is the asymptotic rate; the simple root at -2 adds an O(e_k) correction, tiny by k = 20
         assert e[20] / e[19] == pytest.approx((m - 1) / m, abs=0.01)
         fast = newton(f, fp, 2.0, multiplicity=m)
         assert fast.converged and fast.iterations < 10 and abs(fast.x - 1) < 1e-6
@@ -127,7 +130,7 @@ def test_newton_minimize_rosenbrock_matches_scipy():
     r = newton_minimize(so.rosen, so.rosen_der, so.rosen_hess, [-1.2, 1.0])
     assert r.converged
     np.testing.assert_allclose(r.x, [1.0, 1.0], atol=1e-8)
-    np.testing.assert_allclose(r.x, res_ref.x, atol=1e-4)
+    np.testing.assert_allclose(r.x, res_ref.x, atol=SCIPY_NEWTON_CG_ATOL)
     assert all(b <= a for a, b in zip(r.trace, r.trace[1:]))  # monotone with line search
 
 
