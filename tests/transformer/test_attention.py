@@ -151,3 +151,85 @@ def test_causal_with_more_queries_than_keys_is_safe():
     keep = torch.ones(4, 2, dtype=torch.bool).tril(diagonal=-2)
     ref = F.scaled_dot_product_attention(q, k, v, attn_mask=keep)
     torch.testing.assert_close(out, ref, atol=ATOL, rtol=0)
+
+
+# -- enable_gqa (grouped-query attention) -------------------------------------------------
+
+
+def _gqa_qkv(B=2, H=6, H_kv=2, T=4, S=5, d=3, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    q = torch.randn(B, H, T, d, generator=g, dtype=torch.float64)
+    k = torch.randn(B, H_kv, S, d, generator=g, dtype=torch.float64)
+    v = torch.randn(B, H_kv, S, d + 1, generator=g, dtype=torch.float64)
+    return q, k, v
+
+
+@pytest.mark.parametrize("H_kv", [1, 2, 3, 6])
+def test_enable_gqa_matches_torch(H_kv):
+    q, k, v = _gqa_qkv(H_kv=H_kv)
+    ref = F.scaled_dot_product_attention(q, k, v, enable_gqa=True)
+    torch.testing.assert_close(scaled_dot_product_attention(q, k, v, enable_gqa=True), ref, atol=ATOL, rtol=0)
+    mask = torch.rand(2, 1, 4, 5, generator=torch.Generator().manual_seed(3)) > 0.4
+    mask[..., 0] = True
+    ref = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, enable_gqa=True)
+    got = scaled_dot_product_attention(q, k, v, mask, enable_gqa=True)
+    torch.testing.assert_close(got, ref, atol=ATOL, rtol=0)
+
+
+def test_enable_gqa_causal_square_and_bottom_right():
+    q, k, v = _gqa_qkv(T=5, S=5)
+    ref = F.scaled_dot_product_attention(q, k, v, is_causal=True, enable_gqa=True)
+    torch.testing.assert_close(scaled_dot_product_attention(q, k, v, is_causal=True, enable_gqa=True), ref, atol=ATOL, rtol=0)
+    q, k, v = _gqa_qkv(T=2, S=5)  # decoding: 2 new queries after 3 cached keys
+    keep = torch.ones(2, 5, dtype=torch.bool).tril(diagonal=3)
+    ref = F.scaled_dot_product_attention(q, k, v, attn_mask=keep, enable_gqa=True)
+    torch.testing.assert_close(scaled_dot_product_attention(q, k, v, is_causal=True, enable_gqa=True), ref, atol=ATOL, rtol=0)
+
+
+def test_enable_gqa_consecutive_query_heads_share_a_kv_head():
+    # H = 6, H_kv = 3: query heads (0, 1) read KV head 0, (2, 3) head 1, (4, 5) head 2,
+    # i.e. repeat_interleave, not repeat (which would give 0, 1, 2, 0, 1, 2).
+    q, k, v = _gqa_qkv(H=6, H_kv=3)
+    out, w = scaled_dot_product_attention(q, k, v, enable_gqa=True, return_weights=True)
+    assert w.shape == (2, 6, 4, 5)
+    for h in range(6):
+        one = scaled_dot_product_attention(q[:, h : h + 1], k[:, h // 2 : h // 2 + 1], v[:, h // 2 : h // 2 + 1])
+        torch.testing.assert_close(out[:, h : h + 1], one, atol=ATOL, rtol=0)
+    tiled = scaled_dot_product_attention(q, k.repeat(1, 2, 1, 1), v.repeat(1, 2, 1, 1))
+    assert not torch.allclose(out, tiled)
+
+
+def test_enable_gqa_is_a_no_op_for_equal_heads_and_keeps_inputs():
+    q, k, v = _gqa_qkv(H=3, H_kv=3)
+    copies = [t.clone() for t in (q, k, v)]
+    a = scaled_dot_product_attention(q, k, v, is_causal=True, enable_gqa=True)
+    b = scaled_dot_product_attention(q, k, v, is_causal=True)
+    assert torch.equal(a, b) and all(torch.equal(t, c) for t, c in zip((q, k, v), copies))
+
+
+@settings(max_examples=20, deadline=None)
+@given(
+    B=st.integers(1, 2), H_kv=st.integers(1, 3), group=st.integers(1, 3), T=st.integers(1, 5),
+    S=st.integers(1, 5), d=st.integers(1, 6), seed=st.integers(0, 10_000),
+)
+def test_property_enable_gqa_matches_torch(B, H_kv, group, T, S, d, seed):
+    q, k, v = _gqa_qkv(B=B, H=H_kv * group, H_kv=H_kv, T=T, S=S, d=d, seed=seed)
+    ref = F.scaled_dot_product_attention(q, k, v, enable_gqa=True)
+    torch.testing.assert_close(scaled_dot_product_attention(q, k, v, enable_gqa=True), ref, atol=1e-10, rtol=0)
+
+
+def test_enable_gqa_bad_inputs():
+    q, k, v = _gqa_qkv(H=6, H_kv=2)
+    with pytest.raises(ValueError, match="pass enable_gqa=True for fewer key/value heads"):
+        scaled_dot_product_attention(q, k, v)
+    q4, k4, v4 = _gqa_qkv(H=6, H_kv=4)
+    with pytest.raises(ValueError, match="query heads must be a multiple of the key/value heads; got 6 and 4"):
+        scaled_dot_product_attention(q4, k4, v4, enable_gqa=True)
+    with pytest.raises(ValueError, match="query heads must be a multiple"):
+        scaled_dot_product_attention(q[:, :2], k4, v4, enable_gqa=True)  # more KV heads than query heads
+    with pytest.raises(ValueError, match="agree on"):
+        scaled_dot_product_attention(q, k, v[:, :1], enable_gqa=True)  # k and v disagree on H_kv
+    with pytest.raises(ValueError, match="agree on"):
+        scaled_dot_product_attention(q[:1], k, v, enable_gqa=True)  # batch sizes disagree
+    with pytest.raises(ValueError, match=r"broadcast to \(B, H, T, S\) = \(2, 6, 4, 5\)"):
+        scaled_dot_product_attention(q, k, v, torch.ones(2, 2, 4, 5, dtype=torch.bool), enable_gqa=True)

@@ -71,6 +71,7 @@ def scaled_dot_product_attention(
     scale: float | None = None,
     safe: bool = True,
     return_weights: bool = False,
+    enable_gqa: bool = False,
 ) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
     r"""Scaled dot-product attention, written out with explicit matmuls.
 
@@ -78,9 +79,9 @@ def scaled_dot_product_attention(
     ----------
     q : torch.Tensor, shape (B, H, T, d_head)
         Queries.
-    k : torch.Tensor, shape (B, H, S, d_head)
-        Keys.
-    v : torch.Tensor, shape (B, H, S, d_v)
+    k : torch.Tensor, shape (B, H, S, d_head) or (B, H_kv, S, d_head)
+        Keys (``H_kv`` heads only with ``enable_gqa``).
+    v : torch.Tensor, shape (B, H, S, d_v) or (B, H_kv, S, d_v)
         Values.
     mask : torch.Tensor, optional, broadcastable to (B, H, T, S)
         Either bool (``True`` = attend, as in ``F.scaled_dot_product_attention``) or an
@@ -97,6 +98,10 @@ def scaled_dot_product_attention(
         If False, the plain softmax of a row of ``-inf`` gives NaN.
     return_weights : bool
         Also return the attention weights.
+    enable_gqa : bool
+        Grouped-query attention, as in ``F.scaled_dot_product_attention(enable_gqa=True)``:
+        ``k`` and ``v`` may have ``H_kv`` heads with ``H % H_kv == 0``; query head ``h`` reads
+        key/value head ``h // (H / H_kv)`` (consecutive query heads share one KV head).
 
     Returns
     -------
@@ -137,10 +142,24 @@ def scaled_dot_product_attention(
     check_tensor(v, "v", ndim=4, layout="(B, H, S, d_v)")
     if not (q.dtype == k.dtype == v.dtype):
         raise ValueError(f"q, k, v must share a dtype; got {q.dtype}, {k.dtype}, {v.dtype}.")
-    if q.shape[:2] != k.shape[:2] or k.shape[:2] != v.shape[:2]:
+    if k.shape[:2] != v.shape[:2] or q.shape[0] != k.shape[0]:
         raise ValueError(
             f"q, k, v must agree on (B, H); got {tuple(q.shape[:2])}, {tuple(k.shape[:2])}, {tuple(v.shape[:2])}."
         )
+    if q.shape[1] != k.shape[1]:
+        if not enable_gqa:
+            raise ValueError(
+                f"q, k, v must agree on (B, H); got {tuple(q.shape[:2])}, {tuple(k.shape[:2])}, {tuple(v.shape[:2])}"
+                " (pass enable_gqa=True for fewer key/value heads)."
+            )
+        if q.shape[1] % k.shape[1]:
+            raise ValueError(
+                f"with enable_gqa the query heads must be a multiple of the key/value heads; got {q.shape[1]} and "
+                f"{k.shape[1]}."
+            )
+        group = q.shape[1] // k.shape[1]
+        k = k.repeat_interleave(group, dim=1)  # (B, H, S, d_head)
+        v = v.repeat_interleave(group, dim=1)  # (B, H, S, d_v)
     if q.shape[-1] != k.shape[-1]:
         raise ValueError(f"q and k must have the same d_head; got {q.shape[-1]} and {k.shape[-1]}.")
     if k.shape[2] != v.shape[2]:
