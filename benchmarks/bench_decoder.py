@@ -11,7 +11,16 @@ import torch.nn.functional as F
 from harness import Result, compare
 from transformers import LlamaConfig, LlamaForCausalLM
 
-from interviewlib.transformer import DecoderConfig, DecoderLM, from_hf_llama, generate, scaled_dot_product_attention
+from interviewlib.transformer import (
+    DecoderConfig,
+    DecoderLM,
+    KVCache,
+    MultiHeadLatentAttention,
+    RotaryEmbedding,
+    from_hf_llama,
+    generate,
+    scaled_dot_product_attention,
+)
 
 
 def _max_err(a, b):
@@ -54,7 +63,38 @@ def run() -> list[Result]:
                 repeats=5,
             )
         )
-    # 3. The whole decoder forward vs the Hugging Face model it was loaded from (eager attention).
+    # 3. MLA decode step (one new token against S cached latents): the absorbed path (attention in
+    #    the latent space, DeepSeek's inference form) vs decompressing per-head K/V from the cache.
+    mla_kw = dict(n_heads=16, q_lora_rank=192, kv_lora_rank=128, qk_nope_head_dim=64, qk_rope_head_dim=32, v_head_dim=64)
+    naive = MultiHeadLatentAttention(512, absorb=False, **mla_kw).eval()
+    absorbed = MultiHeadLatentAttention(512, absorb=True, **mla_kw).eval()
+    absorbed.load_state_dict(naive.state_dict())
+    rope = RotaryEmbedding(32)
+    for S in (1024, 4096):
+        ctx = torch.randn(4, S, 512)
+        cache_n, cache_a = KVCache(n_layers=1, max_len=S + 1), KVCache(n_layers=1, max_len=S + 1)
+        with torch.no_grad():
+            naive(ctx, rope(torch.arange(S)), cache=cache_n)
+            absorbed(ctx, rope(torch.arange(S)), cache=cache_a)
+            cache_n.advance(S)
+            cache_a.advance(S)
+            x_new, rope_new = torch.randn(4, 1, 512), rope(torch.tensor([S]))
+
+            def step(module, cache):
+                out = module(x_new, rope_new, cache=cache)  # writes position S (overwritten each repeat)
+                return out
+
+            results.append(
+                compare(
+                    "MLA decode step: absorbed (ours) vs naive K/V decompression (ours)",
+                    f"B=4 H=16 d_c=128 d_R=32 S={S}",
+                    lambda: step(absorbed, cache_a),
+                    lambda: step(naive, cache_n),
+                    error=_max_err,
+                    repeats=7,
+                )
+            )
+    # 4. The whole decoder forward vs the Hugging Face model it was loaded from (eager attention).
     hf = LlamaForCausalLM(
         LlamaConfig(
             vocab_size=1024, hidden_size=256, intermediate_size=688, num_hidden_layers=4,

@@ -156,6 +156,10 @@ def test_question_has_full_anatomy(q):
     code = "\n".join(cell_text(c) for c in cells if c["cell_type"] == "code")
     heading = re.search(r"^## (.*)$", md, re.M).group(1)
     assert heading.startswith(f"{q['chapter']}.{q['number']} "), heading
+    # the difficulty stars under the heading come from the register, the one place they are kept
+    stars = "★" * q["difficulty"] + "☆" * (3 - q["difficulty"])
+    subtitle = md.split(heading, 1)[1].lstrip("\n").split("\n", 1)[0]
+    assert f"难度 {stars}" in subtitle, f"{q['id']}: stars under the heading must be {stars} (questions.yml); got {subtitle!r}"
     # the heading keeps the seed's wording (typo fixes allowed, so compare either text)
     assert norm(q["zh"])[:12] in norm(heading) or norm(q["seed"])[:12] in norm(heading), heading
     assert re.search(r":::\{admonition\} 面试速答", md), "no 面试速答 box"

@@ -103,3 +103,42 @@ def test_bad_input():
         softmax_jacobian([1.5, -0.5])
     with pytest.raises(ValueError, match="shape of p"):
         softmax_backward([0.5, 0.5], [1.0, 2.0, 3.0])
+
+
+def test_masked_minus_inf_logits_match_torch():
+    # -inf is how masked positions arrive; torch accepts it and so must we.
+    rng = np.random.default_rng(3)
+    z = rng.normal(size=(5, 7))
+    z[rng.random(size=z.shape) < 0.4] = -np.inf
+    z[:, 0] = rng.normal(size=5)  # every row keeps at least one real logit
+    ref = torch.softmax(torch.from_numpy(z), dim=-1).numpy()
+    np.testing.assert_allclose(softmax(z), ref, rtol=0, atol=TOL)
+    ref_log = torch.log_softmax(torch.from_numpy(z), dim=-1).numpy()
+    np.testing.assert_array_equal(np.isneginf(log_softmax(z)), np.isneginf(ref_log))
+    finite = np.isfinite(ref_log)
+    np.testing.assert_allclose(log_softmax(z)[finite], ref_log[finite], rtol=0, atol=TOL)
+
+
+def test_all_masked_row_is_defined():
+    z = np.array([[0.0, 1.0], [-np.inf, -np.inf]])
+    p = softmax(z)
+    np.testing.assert_array_equal(p[1], [0.0, 0.0])  # no mass where nothing may be attended
+    assert np.all(np.isneginf(log_softmax(z)[1]))
+    np.testing.assert_allclose(p[0], torch.softmax(torch.tensor([0.0, 1.0], dtype=torch.float64), 0).numpy())
+
+
+def test_temperature_never_overflows():
+    # z / T would overflow to inf (and inf - inf = NaN); subtracting the max first gives the limit.
+    np.testing.assert_array_equal(softmax([1e300, 0.0, -1e300], temperature=1e-10), [1.0, 0.0, 0.0])
+    np.testing.assert_array_equal(softmax([1.0, 2.0, 3.0], temperature=1e-300), [0.0, 0.0, 1.0])
+    z = np.array([3.0, 1.0, -2.0])
+    for t in (1e-3, 0.5, 7.0):  # where torch's z / T is finite, the two agree
+        ref = torch.softmax(torch.from_numpy(z) / t, dim=0).numpy()
+        np.testing.assert_allclose(softmax(z, temperature=t), ref, rtol=0, atol=TOL)
+
+
+def test_nan_and_plus_inf_are_rejected():
+    with pytest.raises(ValueError, match="finite or -inf"):
+        softmax([0.0, np.nan])
+    with pytest.raises(ValueError, match="finite or -inf"):
+        softmax([0.0, np.inf])

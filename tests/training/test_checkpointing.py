@@ -20,13 +20,6 @@ from interviewlib.transformer import MultiHeadAttention, TransformerLM
 FUSED_ATOL = 1e-5  # float32 flash kernel vs explicit softmax: different summation order, entries O(1)
 
 
-@pytest.fixture(autouse=True)
-def _single_torch_thread():
-    """Tiny tensors: intra-op threads only add contention on a shared 2-core machine."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
 
 
 def _lm(n_layers=4, d=16, h=2, vocab=11, dtype=torch.float32, seed=0):

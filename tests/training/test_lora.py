@@ -17,13 +17,6 @@ ATOL = 1e-12  # float64 on both sides, a few matmuls of width <= 16: rounding is
 GAUSS_STD_RTOL = 0.1  # empirical std of 1600 normal draws: relative s.e. 1/sqrt(2n) = 1.8%, so 10% is ~5 s.e.
 
 
-@pytest.fixture(autouse=True)
-def _single_torch_thread():
-    """Tiny tensors: intra-op threads only add contention on a shared 2-core machine."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
 
 
 def _mlp(seed=0):

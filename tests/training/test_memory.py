@@ -22,13 +22,6 @@ from interviewlib.transformer import TransformerLM
 REL = 1e-12  # the formulas divide by t in floating point: a few ulps (~1e-16) of rounding, nothing more
 
 
-@pytest.fixture(autouse=True)
-def _single_torch_thread():
-    """Tiny tensors: intra-op threads only add contention on a shared 2-core machine."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
 
 
 # --- model states ------------------------------------------------------------------------------

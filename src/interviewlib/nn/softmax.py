@@ -23,15 +23,39 @@ def _check_axis(axis: int, ndim: int) -> int:
     return int(axis)
 
 
-def _log_softmax_core(z: np.ndarray, axis: int) -> np.ndarray:
+def _check_logits(z) -> np.ndarray:
+    """Logits may hold -inf (masked positions, as torch accepts); NaN and +inf are rejected."""
+    z = as_float_array(z, "z", finite=False)
+    if np.isnan(z).any() or np.isposinf(z).any():
+        raise ValueError(
+            f"z must be finite or -inf (a masked logit); got {int(np.isnan(z).sum())} NaN and "
+            f"{int(np.isposinf(z).sum())} +inf entries."
+        )
+    return z
+
+
+def _shifted(z: np.ndarray, axis: int) -> tuple[np.ndarray, np.ndarray]:
+    """``z - max(z)`` (every entry <= 0, the largest exactly 0) and the rows that are all -inf."""
     m = np.max(z, axis=axis, keepdims=True)
-    shifted = z - m  # every entry <= 0, the largest is exactly 0
-    return shifted - np.log(np.sum(np.exp(shifted), axis=axis, keepdims=True))
+    empty = np.isneginf(m)  # a row with every logit masked
+    return z - np.where(empty, 0.0, m), empty
 
 
-def _softmax_core(z: np.ndarray, axis: int) -> np.ndarray:
-    e = np.exp(z - np.max(z, axis=axis, keepdims=True))
-    return e / np.sum(e, axis=axis, keepdims=True)
+def _log_softmax_core(z: np.ndarray, axis: int, temperature: float = 1.0) -> np.ndarray:
+    shifted, empty = _shifted(z, axis)
+    with np.errstate(over="ignore"):  # after the shift only -inf can come out: exp(-inf) = 0 is exact
+        shifted = shifted / temperature
+    total = np.sum(np.exp(shifted), axis=axis, keepdims=True)  # >= 1 except in all -inf rows
+    out = shifted - np.log(np.where(empty, 1.0, total))
+    return np.where(empty, -np.inf, out)  # all -inf rows: log 0 = -inf everywhere, by definition
+
+
+def _softmax_core(z: np.ndarray, axis: int, temperature: float = 1.0) -> np.ndarray:
+    shifted, empty = _shifted(z, axis)
+    with np.errstate(over="ignore"):  # after the shift only -inf can come out: exp(-inf) = 0 is exact
+        e = np.exp(shifted / temperature)
+    total = np.sum(e, axis=axis, keepdims=True)
+    return np.where(empty, 0.0, e / np.where(empty, 1.0, total))  # all -inf rows: zeros, by definition
 
 
 def softmax(z, axis: int = -1, *, temperature: float = 1.0) -> np.ndarray:
@@ -40,7 +64,7 @@ def softmax(z, axis: int = -1, *, temperature: float = 1.0) -> np.ndarray:
     Parameters
     ----------
     z : array_like, shape (..., K, ...)
-        Logits; at least 1-D, finite.
+        Logits; at least 1-D, finite or ``-inf`` (a masked position, as torch accepts).
     axis : int
         Axis over which the probabilities sum to one.
     temperature : float
@@ -51,16 +75,21 @@ def softmax(z, axis: int = -1, *, temperature: float = 1.0) -> np.ndarray:
     -------
     numpy.ndarray
         Probabilities with the shape of ``z``, non-negative, summing to one along ``axis``.
+        A slice whose logits are all ``-inf`` (everything masked) is defined as all zeros
+        (torch returns NaN there; zeros is what a fully masked attention row should
+        contribute, as in :func:`interviewlib.transformer.attention.scaled_dot_product_attention`).
 
     Raises
     ------
     ValueError
-        If ``z`` is 0-D or empty along ``axis``, contains NaN/inf, or ``temperature <= 0``.
+        If ``z`` is 0-D or empty along ``axis``, contains NaN or ``+inf``, or ``temperature <= 0``.
 
     Notes
     -----
     ``softmax(z + c) == softmax(z)`` for any constant ``c``, which is why subtracting the
-    maximum is free. See question q06-07.
+    maximum is free. The maximum is subtracted *before* dividing by the temperature, so
+    ``z / T`` never overflows (a tiny ``T`` or a huge ``z`` gives the one-hot limit, not NaN).
+    See question q06-07.
 
     References
     ----------
@@ -72,15 +101,17 @@ def softmax(z, axis: int = -1, *, temperature: float = 1.0) -> np.ndarray:
     >>> p = softmax([1000.0, 1000.0, 0.0])
     >>> [round(float(v), 6) for v in p]
     [0.5, 0.5, 0.0]
+    >>> softmax([[0.0, -np.inf], [-np.inf, -np.inf]]).tolist()
+    [[1.0, 0.0], [0.0, 0.0]]
     """
-    z = as_float_array(z, "z")
+    z = _check_logits(z)
     if z.ndim == 0:
         raise ValueError("z must be at least 1-D; got a 0-D scalar.")
     axis = _check_axis(axis, z.ndim)
     if z.shape[axis] == 0:
         raise ValueError(f"z must have at least one entry along axis {axis}; got shape {z.shape}.")
     temperature = check_scalar(temperature, "temperature", low=0, low_inclusive=False)
-    return _softmax_core(z / temperature, axis)
+    return _softmax_core(z, axis, temperature)
 
 
 def log_softmax(z, axis: int = -1) -> np.ndarray:
@@ -89,14 +120,15 @@ def log_softmax(z, axis: int = -1) -> np.ndarray:
     Parameters
     ----------
     z : array_like, shape (..., K, ...)
-        Logits; at least 1-D, finite.
+        Logits; at least 1-D, finite or ``-inf``.
     axis : int
         Axis of the classes.
 
     Returns
     -------
     numpy.ndarray
-        Log-probabilities with the shape of ``z`` (all :math:`\le 0`).
+        Log-probabilities with the shape of ``z`` (all :math:`\le 0`); ``-inf`` where the
+        logit is ``-inf``, and everywhere in a slice whose logits are all ``-inf``.
 
     Raises
     ------
@@ -113,7 +145,7 @@ def log_softmax(z, axis: int = -1) -> np.ndarray:
     >>> round(float(log_softmax([0.0, -1000.0])[1]), 6)
     -1000.0
     """
-    z = as_float_array(z, "z")
+    z = _check_logits(z)
     if z.ndim == 0:
         raise ValueError("z must be at least 1-D; got a 0-D scalar.")
     axis = _check_axis(axis, z.ndim)

@@ -22,7 +22,7 @@ from torch.utils.checkpoint import checkpoint
 
 from ..transformer._checks import check_int, check_tensor
 from ..transformer.attention import scaled_dot_product_attention
-from ..transformer.mha import MultiHeadAttention
+from ..transformer.mha import MultiHeadAttention, merge_key_mask
 
 __all__ = [
     "SavedTensorCounter",
@@ -381,17 +381,7 @@ class MemoryEfficientAttention(nn.Module):
         if query.shape[-1] != m.d_model:
             raise ValueError(f"query must have last dimension d_model={m.d_model}; got shape {tuple(query.shape)}.")
         B, T, _ = query.shape
-        mask = attn_mask
-        if key_mask is not None:
-            if not isinstance(key_mask, torch.Tensor) or key_mask.dtype != torch.bool or tuple(key_mask.shape) != (B, T):
-                raise ValueError(f"key_mask must be a bool tensor of shape (B, T) = {(B, T)}, True = real key.")
-            km = key_mask[:, None, None, :]  # (B, 1, 1, T)
-            if mask is None:
-                mask = km
-            elif mask.dtype == torch.bool:
-                mask = mask & km  # (B, H, T, T) after broadcasting
-            else:
-                mask = mask.masked_fill(~km, float("-inf"))  # additive, (B, H, T, T) after broadcasting
+        mask = merge_key_mask(attn_mask, key_mask, B, T)  # self-attention: S = T
         q = m._split(m.q_proj(query))  # (B, H, T, d_head)
         k = m._split(m.k_proj(query))  # (B, H, T, d_head)
         v = m._split(m.v_proj(query))  # (B, H, T, d_head)

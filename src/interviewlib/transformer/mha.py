@@ -173,18 +173,7 @@ class MultiHeadAttention(nn.Module):
                 f"{tuple(query.shape)}, {tuple(key.shape)}, {tuple(value.shape)}."
             )
         B, T, S = query.shape[0], query.shape[1], key.shape[1]
-        mask = attn_mask
-        if key_mask is not None:
-            if not isinstance(key_mask, torch.Tensor) or key_mask.dtype != torch.bool or tuple(key_mask.shape) != (B, S):
-                got = f"{key_mask.dtype}, shape {tuple(key_mask.shape)}" if isinstance(key_mask, torch.Tensor) else type(key_mask).__name__
-                raise ValueError(f"key_mask must be a bool tensor of shape (B, S) = {(B, S)}, True = real key; got {got}.")
-            km = key_mask[:, None, None, :]  # (B, 1, 1, S)
-            if mask is None:
-                mask = km
-            elif mask.dtype == torch.bool:
-                mask = mask & km  # (B, H, T, S) after broadcasting
-            else:
-                mask = mask.masked_fill(~km, float("-inf"))  # additive, (B, H, T, S) after broadcasting
+        mask = merge_key_mask(attn_mask, key_mask, B, S)
         q = self._split(self.q_proj(query))  # (B, H, T, d_head)
         k = self._split(self.k_proj(key))  # (B, H, S, d_head)
         v = self._split(self.v_proj(value))  # (B, H, S, d_head)
@@ -194,3 +183,22 @@ class MultiHeadAttention(nn.Module):
         out = out.transpose(1, 2).reshape(B, T, self.d_model)  # (B, T, d_model)
         out = self.out_proj(out)  # (B, T, d_model)
         return (out, weights) if need_weights else out
+
+
+def merge_key_mask(attn_mask: torch.Tensor | None, key_mask: torch.Tensor | None, B: int, S: int):
+    """Combine an attention mask with a (B, S) key-padding mask (True = real key).
+
+    Bool masks are AND-ed; an additive mask gets ``-inf`` on padded keys. Returns None when
+    both are None. Raises ValueError if ``key_mask`` is not a bool tensor of shape (B, S).
+    """
+    if key_mask is None:
+        return attn_mask
+    if not isinstance(key_mask, torch.Tensor) or key_mask.dtype != torch.bool or tuple(key_mask.shape) != (B, S):
+        got = f"{key_mask.dtype}, shape {tuple(key_mask.shape)}" if isinstance(key_mask, torch.Tensor) else type(key_mask).__name__
+        raise ValueError(f"key_mask must be a bool tensor of shape (B, S) = {(B, S)}, True = real key; got {got}.")
+    km = key_mask[:, None, None, :]  # (B, 1, 1, S)
+    if attn_mask is None:
+        return km
+    if attn_mask.dtype == torch.bool:
+        return attn_mask & km  # (B, H, T, S) after broadcasting
+    return attn_mask.masked_fill(~km, float("-inf"))  # additive, (B, H, T, S) after broadcasting
