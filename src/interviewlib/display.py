@@ -11,15 +11,18 @@ import inspect
 from typing import Any
 
 
-def show(obj: Any, *, docstring: bool = True):
+def show(obj: Any, *, docstring: bool | None = None):
     """Return the syntax-highlighted source of a function, class or module.
 
     Parameters
     ----------
     obj : function, class, method or module
         Anything ``inspect.getsource`` accepts.
-    docstring : bool
-        If False, drop the leading docstring to keep long listings short.
+    docstring : bool, optional
+        True keeps every docstring, False drops them. The default (None) keeps a function's
+        docstring but, for a class, shortens the class docstring and each method's to its
+        first line, so the code a reader came for is not pushed below a page of parameters
+        (the full text is on the API reference page).
 
     Returns
     -------
@@ -40,27 +43,46 @@ def show(obj: Any, *, docstring: bool = True):
     """
     from IPython.display import Code
 
+    if docstring is not None and not isinstance(docstring, bool):
+        raise TypeError(f"docstring must be True, False or None; got {type(docstring).__name__}.")
     try:
         src = inspect.getsource(obj)
     except (TypeError, OSError) as exc:
         raise TypeError(f"obj must be a Python function, class or module with source; got {obj!r} ({exc}).") from exc
-    if not docstring:
-        src = _strip_docstring(src)
+    if docstring is False:
+        src = _strip_docstrings(src, keep_summary=False)
+    elif docstring is None and inspect.isclass(obj):
+        src = _strip_docstrings(src, keep_summary=True)
     return Code(src, language="python")
 
 
-def _strip_docstring(src: str) -> str:
-    """Remove the first triple-quoted string after the ``def``/``class`` line."""
+def _strip_docstrings(src: str, *, keep_summary: bool) -> str:
+    """Drop (or shorten to their first line) the docstrings of the top-level def/class and,
+    for a class, of its methods."""
     import ast
     import textwrap
 
     tree = ast.parse(textwrap.dedent(src))
-    node = tree.body[0] if tree.body else None
-    if node is None or not ast.get_docstring(node, clean=False):
+    if not tree.body:
         return src
-    doc = node.body[0]
+    top = tree.body[0]
+    nodes = [top]
+    if isinstance(top, ast.ClassDef):
+        nodes += [n for n in top.body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))]
     lines = src.splitlines(keepends=True)
-    return "".join(lines[: doc.lineno - 1] + lines[doc.end_lineno :])
+    indent = len(lines[0]) - len(lines[0].lstrip())  # getsource keeps a method's indentation
+    edits = []
+    for node in nodes:
+        if not (isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)) and ast.get_docstring(node)):
+            continue
+        doc = node.body[0]
+        summary = ast.get_docstring(node).strip().splitlines()[0]
+        pad = " " * (indent + doc.col_offset)
+        repl = [f'{pad}"""{summary}"""\n'] if keep_summary else []
+        edits.append((doc.lineno - 1, doc.end_lineno, repl))
+    for first, last, repl in sorted(edits, reverse=True):
+        lines[first:last] = repl
+    return "".join(lines)
 
 
 def use_book_style() -> None:

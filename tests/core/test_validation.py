@@ -1,3 +1,5 @@
+import textwrap
+
 import numpy as np
 import pytest
 
@@ -98,3 +100,20 @@ def test_show_returns_source_and_can_drop_docstring():
     assert "def check_option" in short.data and "Examples" not in short.data
     with pytest.raises(TypeError, match="obj must be a Python function"):
         show(len)
+
+
+def test_show_of_a_class_puts_the_code_first():
+    from interviewlib.transformer import KVCache
+
+    full = show(KVCache, docstring=True).data
+    default = show(KVCache).data
+    bare = show(KVCache, docstring=False).data
+    # default: one-line summaries instead of the class and method docstrings
+    assert "Parameters" in full and "Parameters" not in default and "Parameters" not in bare
+    assert '"""Per-layer preallocated buffers with a shared fill length."""' in default
+    assert default.index("def __init__") < full.index("def __init__") / 3  # the code comes first
+    for text in (full, default, bare):
+        compile(textwrap.dedent(text), "<show>", "exec")  # still valid Python
+    assert "def update" in bare and '"""' not in bare.split("def update")[1].split("\n")[1]
+    with pytest.raises(TypeError, match="docstring must be True, False or None"):
+        show(KVCache, docstring="no")

@@ -88,6 +88,19 @@ def test_page_loads_offline_without_errors(page, base_url, path):
         assert src and all(s.startswith(base_url) for s in src), f"MathJax not served locally: {src}"
         links = page.locator("p.api-links a[href*='appendix/api.html#interviewlib.']").count()
         assert links > 0, f"no answer on {path} links to the API reference"
+        # wide tables scroll inside their box instead of clipping or squeezing into tall rows
+        tables = page.evaluate(
+            """() => [...document.querySelectorAll('article table')].map(t => {
+                const box = t.parentElement;
+                const rows = [...t.rows].map(r => r.getBoundingClientRect().height);
+                return {overflowing: box.scrollWidth > box.clientWidth + 1,
+                        scrolls: ['auto', 'scroll'].includes(getComputedStyle(box).overflowX),
+                        tallest: Math.max(0, ...rows)};
+            })"""
+        )
+        for i, t in enumerate(tables):
+            assert t["scrolls"] or not t["overflowing"], f"{path}: table {i} overflows its column without scrolling"
+            assert t["tallest"] < 300, f"{path}: table {i} has a {t['tallest']:.0f}px tall row (squeezed columns)"
     else:
         page.wait_for_timeout(200)
     assert not page.blocked, f"{path} requests external resources: {page.blocked[:5]}"
