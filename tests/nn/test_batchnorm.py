@@ -110,3 +110,75 @@ def test_bad_input():
     out = batchnorm_forward(np.arange(12.0).reshape(4, 3), g, b)
     with pytest.raises(ValueError, match="dy must have the shape"):
         batchnorm_backward(np.zeros((2, 3)), out.cache)
+
+
+@pytest.mark.parametrize("shape", [(5, 3), (4, 3, 2, 2)])
+@pytest.mark.parametrize("start", [0, 4])
+def test_momentum_none_is_torchs_cumulative_average(shape, start):
+    # batches of different sizes; torch's buffers (running stats and num_batches_tracked) are the reference
+    rng = np.random.default_rng(5)
+    c = shape[1]
+    cls = torch.nn.BatchNorm1d if len(shape) == 2 else torch.nn.BatchNorm2d
+    bn = cls(c, momentum=None).double()
+    rm, rv = rng.normal(size=c), rng.uniform(0.5, 2.0, size=c)
+    with torch.no_grad():
+        bn.running_mean.copy_(torch.tensor(rm))
+        bn.running_var.copy_(torch.tensor(rv))
+        bn.num_batches_tracked.fill_(start)
+    n = start
+    for k, n_rows in enumerate([5, 2, 9, 3]):
+        x = rng.normal(loc=k, scale=1.0 + k, size=(n_rows,) + shape[1:])
+        y_ref = bn(torch.tensor(x)).detach().numpy()
+        out = batchnorm_forward(
+            x, np.ones(c), np.zeros(c), running_mean=rm, running_var=rv, momentum=None, num_batches_tracked=n
+        )
+        rm, rv, n = out.running_mean, out.running_var, out.num_batches_tracked
+        np.testing.assert_allclose(out.y, y_ref, atol=TOL)
+        np.testing.assert_allclose(rm, bn.running_mean.numpy(), atol=TOL)
+        np.testing.assert_allclose(rv, bn.running_var.numpy(), atol=TOL)
+        assert n == int(bn.num_batches_tracked) == start + k + 1
+
+
+def test_momentum_none_from_zero_is_the_plain_average_of_batch_stats():
+    # closed form: the initial buffers are dropped, then every batch has weight 1/k
+    batches = [np.array([[1.0], [3.0]]), np.array([[0.0], [10.0], [20.0]]), np.array([[-4.0], [-2.0]])]
+    rm, rv, n = np.array([100.0]), np.array([100.0]), 0
+    for x in batches:
+        out = batchnorm_forward(x, [1.0], [0.0], running_mean=rm, running_var=rv, momentum=None, num_batches_tracked=n)
+        rm, rv, n = out.running_mean, out.running_var, out.num_batches_tracked
+    assert rm[0] == pytest.approx(np.mean([b.mean() for b in batches]))
+    assert rv[0] == pytest.approx(np.mean([b.var(ddof=1) for b in batches]))
+    assert n == 3
+
+
+def test_counter_is_counted_with_float_momentum_and_kept_in_eval():
+    x = np.arange(8.0).reshape(4, 2)
+    kw = dict(running_mean=np.zeros(2), running_var=np.ones(2))
+    bn = torch.nn.BatchNorm1d(2).double()
+    bn(torch.tensor(x))  # training: torch counts the batch whatever the momentum
+    out = batchnorm_forward(x, np.ones(2), np.zeros(2), num_batches_tracked=0, **kw)
+    assert out.num_batches_tracked == int(bn.num_batches_tracked) == 1
+    bn.eval()
+    bn(torch.tensor(x))
+    out = batchnorm_forward(x, np.ones(2), np.zeros(2), training=False, momentum=None, num_batches_tracked=7, **kw)
+    assert out.num_batches_tracked == 7 and int(bn.num_batches_tracked) == 1  # eval never counts
+    np.testing.assert_array_equal(out.running_mean, 0.0)
+    assert batchnorm_forward(x, np.ones(2), np.zeros(2), **kw).num_batches_tracked is None
+
+
+def test_momentum_none_bad_input_and_bad_cache():
+    x = np.arange(8.0).reshape(4, 2)
+    g, b, rm, rv = np.ones(2), np.zeros(2), np.zeros(2), np.ones(2)
+    with pytest.raises(ValueError, match="num_batches_tracked is required with momentum=None"):
+        batchnorm_forward(x, g, b, running_mean=rm, running_var=rv, momentum=None)
+    with pytest.raises(ValueError, match="num_batches_tracked must be >= 0"):
+        batchnorm_forward(x, g, b, running_mean=rm, running_var=rv, momentum=None, num_batches_tracked=-1)
+    with pytest.raises(TypeError, match="num_batches_tracked must be an integer"):
+        batchnorm_forward(x, g, b, running_mean=rm, running_var=rv, momentum=None, num_batches_tracked=1.0)
+    # no running statistics: nothing to average, no counter needed
+    assert batchnorm_forward(x, g, b, momentum=None).running_mean is None
+    out = batchnorm_forward(x, g, b)
+    with pytest.raises(TypeError, match=r"cache must be the BatchNormCache of batchnorm_forward \(out.cache\); got"):
+        batchnorm_backward(np.zeros((4, 2)), out)  # the whole output instead of out.cache
+    with pytest.raises(TypeError, match="cache must be the BatchNormCache"):
+        batchnorm_backward(np.zeros((4, 2)), None)

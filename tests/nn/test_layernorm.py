@@ -104,3 +104,14 @@ def test_bad_input():
         layernorm_backward(np.ones((3, 3)), cache)
     with pytest.raises(ValueError, match="dy must have the shape"):
         rmsnorm_backward(np.ones((3, 3)), cache)
+
+
+def test_backward_rejects_what_is_not_the_cache():
+    y, cache = layernorm_forward(np.ones((2, 3)), np.ones(3), np.zeros(3))
+    dy = np.ones((2, 3))
+    with pytest.raises(TypeError, match="cache must be the NormCache returned by layernorm_forward; got tuple"):
+        layernorm_backward(dy, (y, cache))  # the whole forward output instead of its cache
+    with pytest.raises(TypeError, match="cache must be the NormCache returned by rmsnorm_forward; got NoneType"):
+        rmsnorm_backward(dy, None)
+    with pytest.raises(TypeError, match="cache must be the NormCache returned by layernorm_forward; got ndarray"):
+        layernorm_backward(dy, y)

@@ -106,3 +106,23 @@ def test_bad_input():
         MultinomialNB().fit(X[0], y[:1])
     with pytest.raises(ValueError, match="at least one sample"):
         MultinomialNB().fit(np.zeros((0, 3)), [])
+
+
+def test_bad_labels():
+    X, y = _data()
+    yf = y.astype(float)
+    yf[3] = np.nan
+    with pytest.raises(ValueError, match="y must not contain NaN or infinite labels; got 1"):
+        MultinomialNB().fit(X, yf)  # np.unique would have made NaN a fourth class
+    with pytest.raises(ValueError, match="contains NaN"):
+        SkMultinomialNB().fit(X, yf)  # the reference refuses it too
+    yf[3] = np.inf
+    with pytest.raises(ValueError, match="y must not contain NaN or infinite labels"):
+        MultinomialNB().fit(X, yf)
+    with pytest.raises(TypeError, match="y must hold integer, float or string labels; got NoneType, str"):
+        MultinomialNB().fit(X[:3], ["a", None, "b"])
+    with pytest.raises(TypeError, match="y must be a 1-D array of class labels"):
+        MultinomialNB().fit(X[:2], [[0, 1], [1]])
+    # object labels from pandas are fine and give the classes of the plain array
+    clf = MultinomialNB().fit(X, y.astype(str).astype(object))
+    assert clf.classes_.tolist() == sorted(set(y.astype(str).tolist()))

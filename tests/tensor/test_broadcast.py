@@ -78,3 +78,21 @@ def test_matmul_shape_rules_by_hand():
         matmul_shape((2, 3), (4, 5))
     with pytest.raises(ValueError, match="cannot be broadcast"):
         matmul_shape((2, 2, 3), (3, 3, 4))
+
+
+def test_non_integer_sizes_are_refused_not_truncated():
+    # int(2.5) == 2 would silently give a wrong shape; int(nan) / int(inf) raise ValueError / OverflowError
+    for bad in [(2.5, 3), (float("nan"), 3), (float("inf"), 3), ("2", 3)]:
+        with pytest.raises(TypeError, match=r"a_shape must contain integers; got"):
+            matmul_shape(bad, (3, 3))
+        with pytest.raises(TypeError, match=r"b_shape must contain integers; got"):
+            matmul_shape((3, 3), bad)
+    with pytest.raises(TypeError, match="a_shape must be a sequence of ints; got NoneType"):
+        matmul_shape(None, (3,))
+    with pytest.raises(TypeError, match="b_shape must be a sequence of ints; got str"):
+        matmul_shape((3,), "33")
+    with pytest.raises(ValueError, match="a_shape must not contain negative sizes"):
+        matmul_shape((-1, 3), (3,))
+    with pytest.raises(TypeError, match="shapes must be a sequence of ints; got NoneType"):
+        broadcast_shapes((2, 3), None)
+    assert matmul_shape(np.array([2, 3]), torch.Size([3, 4])) == (2, 4)  # numpy and torch sizes are ints

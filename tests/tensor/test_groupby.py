@@ -71,3 +71,27 @@ def test_empty_and_bad_input_and_no_mutation():
         groupby_sum([[1, 2]], [1.0, 2.0])
     with pytest.raises(ValueError, match="infinities"):
         groupby_sum([1, 2], [1.0, np.inf])
+
+
+def test_bad_keys():
+    vals = [1.0, 2.0, 3.0, 4.0]
+    with pytest.raises(ValueError, match="keys must not contain infinities; got 2 infinite keys"):
+        groupby_sum([1.0, np.inf, -np.inf, 1.0], vals)
+    with pytest.raises(TypeError, match="keys must be numbers or strings of one kind; got NoneType, str"):
+        groupby_sum([None, "a", "b", "a"], vals)  # np.unique would fail inside the sort
+    with pytest.raises(TypeError, match="keys must not mix strings with numbers"):
+        groupby_sum(["1", 1, "b", "b"], vals)  # numpy would merge 1 and "1" into one group
+    with pytest.raises(TypeError, match="keys must be a 1-D array of numbers or strings; got list"):
+        groupby_sum([[1, 2], [3]], vals[:2])
+    with pytest.raises(ValueError, match="keys must be 1-D"):
+        groupby_sum(None, vals)
+
+
+def test_object_keys_like_a_pandas_column():
+    keys = pd.Series(["b", "a", "b", "c"]).to_numpy()  # object dtype
+    assert keys.dtype == object
+    vals = np.array([1.0, 2.0, 3.0, 4.0])
+    k, s = groupby_sum(keys, vals)
+    ref = pd.Series(vals).groupby(keys).sum()
+    assert k.tolist() == ref.index.tolist()
+    np.testing.assert_array_equal(s, ref.to_numpy())

@@ -244,3 +244,41 @@ def test_from_numpy_copies_and_storage_not_mutated():
     before = t.storage.data.copy()
     t.transpose(0, 1).reshape(6).contiguous()
     np.testing.assert_array_equal(t.storage.data, before)
+
+
+def test_contiguous_strides_and_storage_refuse_bad_input():
+    for bad in [(2.5, 3), (float("nan"), 3), (float("inf"), 3), ("2", 3)]:
+        with pytest.raises(TypeError, match="shape must contain integers; got"):
+            contiguous_strides(bad)
+    with pytest.raises(TypeError, match="shape must be a sequence of ints; got NoneType"):
+        contiguous_strides(None)
+    with pytest.raises(ValueError, match="shape must not contain negative sizes"):
+        contiguous_strides((2, -1))
+    assert contiguous_strides(torch.Size([2, 3])) == torch.empty(2, 3).stride()
+    with pytest.raises(TypeError, match=r"data must be a float64 numpy array; got list"):
+        Storage([1.0, 2.0])
+    with pytest.raises(TypeError, match=r"data must be a float64 numpy array; got array of dtype int64"):
+        Storage(np.arange(3))
+    with pytest.raises(ValueError, match=r"data must be 1-D \(a flat buffer\); got shape \(2, 2\)"):
+        Storage(np.zeros((2, 2)))
+
+
+def test_cat_stack_view_strides_name_the_bad_argument():
+    a = StridedTensor.arange(2, 3)
+    for fn in (cat, stack):
+        with pytest.raises(TypeError, match=rf"{fn.__name__}: tensors must be a sequence of StridedTensor; got None"):
+            fn(None)
+        with pytest.raises(TypeError, match="tensors must be a sequence of StridedTensor; got StridedTensor"):
+            fn(a)  # one tensor, not a list of them
+        with pytest.raises(TypeError, match="tensors must hold StridedTensor inputs; got str at index 1"):
+            fn([a, "b"])
+    with pytest.raises(TypeError, match="old_shape must be a sequence of ints; got NoneType"):
+        view_strides(None, (3, 1), (3, 2))
+    with pytest.raises(TypeError, match="old_strides must contain integers"):
+        view_strides((2, 3), (3.0, 1), (3, 2))
+    with pytest.raises(ValueError, match="old_strides must not contain negative strides"):
+        view_strides((2, 3), (-3, 1), (3, 2))
+    with pytest.raises(ValueError, match=r"old_strides must have one entry per dimension of old_shape \(2, 3\)"):
+        view_strides((2, 3), (1,), (3, 2))
+    with pytest.raises(ValueError, match=r"new_shape \(4, 2\) must have as many elements as old_shape \(2, 3\)"):
+        view_strides((2, 3), (3, 1), (4, 2))

@@ -119,7 +119,7 @@ def test_mask_to_bias():
 
 def test_bad_inputs():
     q, k, v = _qkv()
-    with pytest.raises(ValueError, match=r"q must be 4-D \(B, H, T, d_head\); got shape \(2, 3\)"):
+    with pytest.raises(ValueError, match=r"q must be 4-D \(B, H, T, d_head\) or 3-D \(N, T, d_head\); got shape \(2,"):
         scaled_dot_product_attention(torch.zeros(2, 3), k, v)
     with pytest.raises(TypeError, match="torch.Tensor"):
         scaled_dot_product_attention(q.numpy(), k, v)
@@ -233,3 +233,58 @@ def test_enable_gqa_bad_inputs():
         scaled_dot_product_attention(q[:1], k, v, enable_gqa=True)  # batch sizes disagree
     with pytest.raises(ValueError, match=r"broadcast to \(B, H, T, S\) = \(2, 6, 4, 5\)"):
         scaled_dot_product_attention(q, k, v, torch.ones(2, 2, 4, 5, dtype=torch.bool), enable_gqa=True)
+
+
+# -- 3-D inputs (N, T, d), as F.scaled_dot_product_attention accepts them ------------------------
+
+
+@pytest.mark.parametrize("mask_kind", ["none", "bool2d", "bool3d", "float3d", "causal"])
+def test_3d_inputs_match_torch(mask_kind):
+    q, k, v = (x[0] for x in _qkv(B=1, H=3, T=5, S=5, d=4, dv=6))  # (3, 5, 4), (3, 5, 4), (3, 5, 6)
+    g = torch.Generator().manual_seed(7)
+    mask, kw = None, {}
+    if mask_kind == "bool2d":
+        mask = torch.rand(5, 5, generator=g) > 0.3
+        mask[:, 0] = True  # no fully blocked rows: torch's CPU kernel and ours then agree exactly
+    elif mask_kind == "bool3d":
+        mask = torch.rand(3, 5, 5, generator=g) > 0.3
+        mask[..., 0] = True
+    elif mask_kind == "float3d":
+        mask = torch.randn(3, 1, 5, generator=g, dtype=torch.float64)
+    elif mask_kind == "causal":
+        kw = dict(is_causal=True)  # square, so both alignments agree
+    out, w = scaled_dot_product_attention(q, k, v, mask, return_weights=True, **kw)
+    ref = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, **kw)
+    assert out.shape == (3, 5, 6) and w.shape == (3, 5, 5)
+    torch.testing.assert_close(out, ref, atol=ATOL, rtol=0)
+
+
+def test_3d_equals_4d_with_a_batch_of_one_including_bottom_right_causal():
+    q, k, v = (x[0] for x in _qkv(B=1, H=2, T=2, S=5, d=4))
+    out3 = scaled_dot_product_attention(q, k, v, is_causal=True)
+    out4 = scaled_dot_product_attention(q[None], k[None], v[None], is_causal=True)[0]
+    torch.testing.assert_close(out3, out4, atol=0, rtol=0)
+    # the deliberate difference from torch: with T < S ours is the bottom-right causal mask
+    keep = torch.ones(2, 5, dtype=torch.bool).tril(diagonal=5 - 2)
+    torch.testing.assert_close(out3, F.scaled_dot_product_attention(q, k, v, attn_mask=keep), atol=ATOL, rtol=0)
+
+
+def test_3d_enable_gqa_groups_along_the_leading_axis_like_torch():
+    q, k, v = _gqa_qkv(H=6, H_kv=2)
+    q3, k3, v3 = q[0], k[0], v[0]  # (6, T, d), (2, S, d), (2, S, d)
+    ref = F.scaled_dot_product_attention(q3, k3, v3, enable_gqa=True)
+    torch.testing.assert_close(scaled_dot_product_attention(q3, k3, v3, enable_gqa=True), ref, atol=ATOL, rtol=0)
+
+
+def test_3d_bad_inputs():
+    q, k, v = (x[0] for x in _qkv(B=1, H=3, T=4, S=5, d=6))
+    with pytest.raises(ValueError, match=r"k must be 3-D like q, \(N, S, d_head\); got shape \(1, 3, 5, 6\)"):
+        scaled_dot_product_attention(q, k[None], v)
+    with pytest.raises(ValueError, match=r"v must be 4-D like q, \(B, H, S, d_v\)"):
+        scaled_dot_product_attention(q[None], k[None], v)
+    with pytest.raises(ValueError, match=r"mask must broadcast to \(N, T, S\) = \(3, 4, 5\) for 3-D q, k, v"):
+        scaled_dot_product_attention(q, k, v, torch.ones(1, 3, 4, 5, dtype=torch.bool))  # torch: RuntimeError
+    with pytest.raises(ValueError, match=r"mask must broadcast to \(N, T, S\)"):
+        scaled_dot_product_attention(q, k, v, torch.ones(2, 4, 5, dtype=torch.bool))
+    with pytest.raises(ValueError, match="or 3-D"):
+        scaled_dot_product_attention(q[None, None], k[None, None], v[None, None])  # 5-D

@@ -200,6 +200,14 @@ def test_bad_mask_arguments():
         padding_mask([1.0, 2.0])
     with pytest.raises(ValueError, match="non-empty 1-D"):
         padding_mask([])
+    with pytest.raises(TypeError, match="lengths must be a sequence of ints or a 1-D integer tensor .B,.; got None"):
+        padding_mask(None)  # torch.as_tensor(None) raises RuntimeError
+    with pytest.raises(TypeError, match="lengths must be a sequence of ints or a 1-D integer tensor .B,.; got str"):
+        padding_mask("34")
+    with pytest.raises(TypeError, match=r"lengths must be a sequence of ints \(B,\); got \[2, None\]"):
+        padding_mask([2, None])
+    with pytest.raises(ValueError, match="lengths must be a flat sequence of ints"):
+        padding_mask([[1, 2], [3]])
     with pytest.raises(ValueError, match="2-D bool"):
         attention_mask(torch.ones(2, 3))
     with pytest.raises(ValueError, match="window must be even"):

@@ -68,6 +68,16 @@ def test_bad_inputs():
         TransformerLM(vocab_size=5, d_model=9, n_heads=2, n_layers=1)
 
 
+def test_block_grad_norms_rejects_what_is_not_a_model():
+    msg = r"model must be a TransformerLM \(an nn.Module with an nn.ModuleList .blocks\); got NoneType"
+    with pytest.raises(TypeError, match=msg):
+        block_grad_norms(None)
+    with pytest.raises(TypeError, match="got Linear without .blocks"):
+        block_grad_norms(torch.nn.Linear(2, 2))
+    with pytest.raises(TypeError, match="got list"):
+        block_grad_norms(list(_lm().blocks))
+
+
 @pytest.mark.parametrize("scale", [1.0, 0.02])
 def test_embedding_scale(scale):
     torch.manual_seed(0)

@@ -379,7 +379,7 @@ def test_bad_inputs():
         rope_proportional(9)
     with pytest.raises(ValueError, match="rope_type must be one of"):
         hf_rope_parameters({"rope_type": "xpos"}, 8, 16)
-    with pytest.raises(ValueError, match="a vision segment must be"):
+    with pytest.raises(ValueError, match="each vision entry of segments must be"):
         mrope_position_ids([2, (1, 2)])
     with pytest.raises(ValueError, match="a text segment must be >= 1"):
         mrope_position_ids([0])

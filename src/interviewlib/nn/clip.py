@@ -55,6 +55,8 @@ def clip_grad_norm_(parameters: torch.Tensor | Iterable[torch.Tensor], max_norm:
     >>> [round(v, 4) for v in w.grad.tolist()]
     [0.6, 0.8]
     """
+    if not isinstance(parameters, torch.Tensor) and (isinstance(parameters, (str, bytes)) or not hasattr(parameters, "__iter__")):
+        raise TypeError(f"parameters must be a tensor or an iterable of tensors; got {type(parameters).__name__}.")
     params = [parameters] if isinstance(parameters, torch.Tensor) else list(parameters)
     for i, p in enumerate(params):
         if not isinstance(p, torch.Tensor):

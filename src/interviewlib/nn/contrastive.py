@@ -18,16 +18,17 @@ from interviewlib.nn._torch_checks import check_positive, check_tensor
 __all__ = ["alignment", "info_nce", "info_nce_logits", "uniformity"]
 
 
-def _check_pair(query, key):
-    query = check_tensor(query, "query", ndim=2, what="(N, d)")
-    key = check_tensor(key, "key", ndim=2, what="(N, d)")
+def _check_pair(query, key, names=("query", "key")):
+    a, b = names
+    query = check_tensor(query, a, ndim=2, what="(N, d)")
+    key = check_tensor(key, b, ndim=2, what="(N, d)")
     if query.shape != key.shape:
         raise ValueError(
-            f"key must have the shape of query {tuple(query.shape)} (row i is query i's positive); "
+            f"{b} must have the shape of {a} {tuple(query.shape)} (row i is {a} i's positive); "
             f"got {tuple(key.shape)}."
         )
     if query.shape[0] < 1 or query.shape[1] < 1:
-        raise ValueError(f"query must have at least one row and one feature; got shape {tuple(query.shape)}.")
+        raise ValueError(f"{a} must have at least one row and one feature; got shape {tuple(query.shape)}.")
     return query, key
 
 
@@ -68,7 +69,15 @@ def info_nce_logits(query: torch.Tensor, key: torch.Tensor, temperature: float =
 
 
 def info_nce(query: torch.Tensor, key: torch.Tensor, *, temperature: float = 0.1, symmetric: bool = False):
-    r"""InfoNCE loss with in-batch negatives (SimCLR / CLIP style).
+    r"""One-directional InfoNCE with in-batch negatives (the CLIP / MoCo query-to-key form).
+
+    Query :math:`i` is scored against the :math:`N` keys only, so its negatives are the
+    other :math:`N-1` keys. This is one direction of CLIP's loss (``symmetric=True`` gives
+    CLIP's average of both directions) and MoCo's query-to-key cross-entropy, except that
+    MoCo draws its negatives from a queue of keys from earlier batches rather than from the
+    current batch. It is not SimCLR's NT-Xent, which pools both views into :math:`2N`
+    candidates so that each anchor also has the :math:`N-1` other views on its own side as
+    negatives (:math:`2N-2` in all).
 
     Parameters
     ----------
@@ -108,6 +117,8 @@ def info_nce(query: torch.Tensor, key: torch.Tensor, *, temperature: float = 0.1
        Representations" (SimCLR), ICML 2020, arXiv:2002.05709.
     .. [3] Radford et al., "Learning Transferable Visual Models From Natural Language
        Supervision" (CLIP), ICML 2021, arXiv:2103.00020.
+    .. [4] He et al., "Momentum Contrast for Unsupervised Visual Representation Learning"
+       (MoCo), CVPR 2020, arXiv:1911.05722.
 
     Examples
     --------
@@ -161,7 +172,7 @@ def alignment(x: torch.Tensor, y: torch.Tensor, *, alpha: float = 2.0) -> torch.
     >>> float(alignment(torch.eye(2), -torch.eye(2)))
     4.0
     """
-    x, y = _check_pair(x, y)
+    x, y = _check_pair(x, y, ("x", "y"))
     alpha = check_positive(alpha, "alpha")
     return (x - y).norm(dim=1).pow(alpha).mean()
 

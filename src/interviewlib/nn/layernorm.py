@@ -102,6 +102,8 @@ def layernorm_backward(dy, cache: NormCache) -> tuple[np.ndarray, np.ndarray, np
 
     Raises
     ------
+    TypeError
+        If ``cache`` is not a :class:`NormCache` or ``dy`` is not numeric.
     ValueError
         If ``dy`` does not have the forward input's shape.
 
@@ -118,7 +120,7 @@ def layernorm_backward(dy, cache: NormCache) -> tuple[np.ndarray, np.ndarray, np
     >>> dx.round(12).tolist(), db.tolist()
     ([[0.0, 0.0]], [1.0, 1.0])
     """
-    dy = _check_dy(dy, cache)
+    dy = _check_dy(dy, cache, "layernorm_forward")
     x_hat, inv_std, gamma = cache
     d = dy.shape[-1]
     lead = tuple(range(dy.ndim - 1))
@@ -129,7 +131,9 @@ def layernorm_backward(dy, cache: NormCache) -> tuple[np.ndarray, np.ndarray, np
     return dx, dgamma, dbeta
 
 
-def _check_dy(dy, cache: NormCache) -> np.ndarray:
+def _check_dy(dy, cache: NormCache, producer: str) -> np.ndarray:
+    if not isinstance(cache, NormCache):
+        raise TypeError(f"cache must be the NormCache returned by {producer}; got {type(cache).__name__}.")
     dy = as_float_array(dy, "dy")
     if dy.shape != cache.x_hat.shape:
         raise ValueError(f"dy must have the shape of the forward input {cache.x_hat.shape}; got {dy.shape}.")
@@ -196,6 +200,8 @@ def rmsnorm_backward(dy, cache: NormCache) -> tuple[np.ndarray, np.ndarray]:
 
     Raises
     ------
+    TypeError
+        If ``cache`` is not a :class:`NormCache` or ``dy`` is not numeric.
     ValueError
         If ``dy`` does not have the forward input's shape.
 
@@ -212,7 +218,7 @@ def rmsnorm_backward(dy, cache: NormCache) -> tuple[np.ndarray, np.ndarray]:
     >>> bool(np.allclose(dx, np.array([[4.0, -3.0]]) / np.sqrt(12.5 + 1e-6)))
     True
     """
-    dy = _check_dy(dy, cache)
+    dy = _check_dy(dy, cache, "rmsnorm_forward")
     x_hat, inv_rms, gamma = cache
     dgamma = (dy * x_hat).sum(axis=tuple(range(dy.ndim - 1)))
     g = dy * gamma

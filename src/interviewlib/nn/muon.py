@@ -187,7 +187,9 @@ def muon_lr_scale(shape: tuple[int, ...] | torch.Size, mode: str = "original") -
     """
     if mode not in _LR_SCALES:
         raise ValueError(f"mode must be one of {_LR_SCALES}; got {mode!r}.")
-    if len(shape) != 2 or not all(isinstance(s, int) and s > 0 for s in shape):
+    if not isinstance(shape, (tuple, list, torch.Size)):
+        raise TypeError(f"shape must be a (rows, cols) tuple; got {type(shape).__name__}.")
+    if len(shape) != 2 or not all(isinstance(s, int) and not isinstance(s, bool) and s > 0 for s in shape):
         raise ValueError(f"shape must be two positive integers (rows, cols); got {tuple(shape)}.")
     rows, cols = shape
     if mode == "original":
@@ -265,6 +267,8 @@ class Muon(torch.optim.Optimizer):
             raise ValueError(f"ns_steps must be an integer >= 0; got {ns_steps!r}.")
         if lr_scale not in _LR_SCALES:
             raise ValueError(f"lr_scale must be one of {_LR_SCALES}; got {lr_scale!r}.")
+        if isinstance(params, (str, bytes)) or not hasattr(params, "__iter__"):
+            raise TypeError(f"params must be an iterable of 2-D tensors or of parameter-group dicts; got {type(params).__name__}.")
         defaults = dict(
             lr=lr, momentum=momentum, nesterov=bool(nesterov), ns_steps=ns_steps, weight_decay=weight_decay
         )
@@ -349,6 +353,8 @@ def max_attention_logits(x: torch.Tensor, w_q: torch.Tensor, w_k: torch.Tensor, 
     >>> max_attention_logits(x, w, w, n_heads=1).tolist()  # (1*1 + 1*1) / sqrt(2)
     [1.4142135381698608]
     """
+    if not isinstance(x, torch.Tensor):
+        raise TypeError(f"x must be a torch.Tensor (B, T, d_model); got {type(x).__name__}.")
     x, w_q, w_k = _check_qk(x, w_q, w_k, n_heads)
     b, t, _ = x.shape
     d_head = w_q.shape[0] // n_heads

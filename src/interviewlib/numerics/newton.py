@@ -206,6 +206,9 @@ def newton_array(f, fprime, z0, *, maxiter: int = 50, tol: float = 1e-12) -> tup
     >>> np.round(z, 6).tolist()
     [(1+0j), (-0.5+0.866025j), (-0.5-0.866025j)]
     """
+    for name, fn in (("f", f), ("fprime", fprime)):
+        if not callable(fn):
+            raise TypeError(f"{name} must be callable (vectorised over arrays); got {type(fn).__name__}.")
     z = np.array(z0, dtype=np.complex128 if np.iscomplexobj(z0) else np.float64)
     if z.size == 0:
         raise ValueError(f"z0 must not be empty; got shape {z.shape}.")
@@ -334,6 +337,9 @@ def newton_minimize(
     >>> r.iterations, bool(np.allclose(r.x, np.linalg.solve(A, b)))
     (1, True)
     """
+    for name, fn in (("fun", fun), ("grad", grad), ("hess", hess)):
+        if not callable(fn):
+            raise TypeError(f"{name} must be callable; got {type(fn).__name__}.")
     x = as_float_array(x0, "x0", ndim=1, allow_empty=False).copy()
     tol = check_scalar(tol, "tol", low=0)
     maxiter = check_scalar(maxiter, "maxiter", kind="int", low=1)

@@ -22,6 +22,23 @@ from scipy.special import logsumexp
 from interviewlib._validation import as_float_array, check_is_fitted, check_scalar
 
 
+def _check_labels(y, n: int) -> np.ndarray:
+    try:
+        y = np.asarray(y)
+    except Exception as exc:  # ragged lists and the like
+        raise TypeError(f"y must be a 1-D array of class labels; got {type(y).__name__} ({exc}).") from exc
+    if y.ndim != 1 or y.shape[0] != n:
+        raise ValueError(f"y must be 1-D with {n} labels (one per row of X); got shape {y.shape}.")
+    if y.dtype == object and y.size:  # Python objects: all numbers or all strings become a plain dtype
+        y = np.array(y.tolist())
+    if y.dtype.kind not in "biufUS":
+        kinds = sorted({type(v).__name__ for v in y.tolist()})
+        raise TypeError(f"y must hold integer, float or string labels; got {', '.join(kinds) or y.dtype}.")
+    if y.dtype.kind == "f" and not np.all(np.isfinite(y)):
+        raise ValueError(f"y must not contain NaN or infinite labels; got {int(np.sum(~np.isfinite(y)))}.")
+    return y
+
+
 class MultinomialNB:
     r"""Multinomial naive Bayes classifier (matches ``sklearn.naive_bayes.MultinomialNB``).
 
@@ -87,7 +104,7 @@ class MultinomialNB:
         X : array_like of shape (n_samples, n_features)
             Non-negative counts (or frequencies such as tf-idf).
         y : array_like of shape (n_samples,)
-            Class labels.
+            Class labels: integers, finite floats or strings.
 
         Returns
         -------
@@ -95,15 +112,17 @@ class MultinomialNB:
 
         Raises
         ------
+        TypeError
+            If ``y`` is ragged or holds something other than numbers or strings (``None``,
+            complex numbers, objects).
         ValueError
-            If ``X`` is not 2-D, empty or negative, if ``y`` has the wrong length, if
-            ``alpha <= 0``, or if ``class_prior`` is malformed.
+            If ``X`` is not 2-D, empty or negative, if ``y`` has the wrong length or NaN or
+            infinite labels (scikit-learn refuses them too; ``np.unique`` would make NaN a
+            class), if ``alpha <= 0``, or if ``class_prior`` is malformed.
         """
         alpha = check_scalar(self.alpha, "alpha", low=0, low_inclusive=False)
         X = _check_counts(X)
-        y = np.asarray(y)
-        if y.ndim != 1 or y.shape[0] != X.shape[0]:
-            raise ValueError(f"y must be 1-D with {X.shape[0]} labels (one per row of X); got shape {y.shape}.")
+        y = _check_labels(y, X.shape[0])
         classes, codes = np.unique(y, return_inverse=True)
         onehot = np.zeros((X.shape[0], classes.size))  # (n, C)
         onehot[np.arange(X.shape[0]), codes] = 1.0

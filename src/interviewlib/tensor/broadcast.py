@@ -3,8 +3,25 @@
 from __future__ import annotations
 
 import numbers
+from collections.abc import Iterable
 
 __all__ = ["broadcast_shapes", "matmul_shape"]
+
+
+def _check_shape(shape, name: str, *, what: str = "sizes") -> tuple[int, ...]:
+    """``shape`` as a tuple of non-negative ints; TypeError/ValueError naming ``name`` otherwise."""
+    if isinstance(shape, (str, bytes)) or not isinstance(shape, Iterable):
+        raise TypeError(f"{name} must be a sequence of ints; got {type(shape).__name__} {shape!r}.")
+    try:
+        tup = tuple(shape)
+    except TypeError as exc:  # e.g. a 0-d numpy array
+        raise TypeError(f"{name} must be a sequence of ints; got {type(shape).__name__} {shape!r}.") from exc
+    for s in tup:
+        if isinstance(s, bool) or not isinstance(s, numbers.Integral):
+            raise TypeError(f"{name} must contain integers; got {type(s).__name__} {s!r} in {shape!r}.")
+        if s < 0:
+            raise ValueError(f"{name} must not contain negative {what}; got {tup}.")
+    return tuple(int(s) for s in tup)
 
 
 def broadcast_shapes(*shapes) -> tuple[int, ...]:
@@ -45,13 +62,8 @@ def broadcast_shapes(*shapes) -> tuple[int, ...]:
     """
     norm = []
     for shape in shapes:
-        tup = (shape,) if isinstance(shape, numbers.Integral) and not isinstance(shape, bool) else tuple(shape)
-        for s in tup:
-            if isinstance(s, bool) or not isinstance(s, numbers.Integral):
-                raise TypeError(f"shapes must contain integers; got {type(s).__name__} {s!r} in {shape!r}.")
-            if s < 0:
-                raise ValueError(f"shapes must not contain negative sizes; got {tup}.")
-        norm.append(tuple(int(s) for s in tup))
+        one_d = isinstance(shape, numbers.Integral) and not isinstance(shape, bool)
+        norm.append(_check_shape((shape,) if one_d else shape, "shapes"))
     ndim = max((len(s) for s in norm), default=0)
     result = [1] * ndim
     for k, shape in enumerate(norm):
@@ -89,9 +101,12 @@ def matmul_shape(a_shape, b_shape) -> tuple[int, ...]:
 
     Raises
     ------
+    TypeError
+        If a shape is not a sequence of integers (``2.5``, ``nan`` and strings are refused,
+        never truncated).
     ValueError
-        If an operand is 0-D, the inner dimensions differ, or the batch dims do not
-        broadcast.
+        If an operand is 0-D, a size is negative, the inner dimensions differ, or the batch
+        dims do not broadcast.
 
     Notes
     -----
@@ -102,8 +117,8 @@ def matmul_shape(a_shape, b_shape) -> tuple[int, ...]:
     >>> matmul_shape((3,), (3,)), matmul_shape((3,), (2, 3, 4)), matmul_shape((5, 1, 2, 3), (4, 3, 7))
     ((), (2, 4), (5, 4, 2, 7))
     """
-    a = tuple(int(s) for s in a_shape)
-    b = tuple(int(s) for s in b_shape)
+    a = _check_shape(a_shape, "a_shape")
+    b = _check_shape(b_shape, "b_shape")
     if not a or not b:
         raise ValueError(f"both operands of matmul must be at least 1-D; got shapes {a} and {b}.")
     a2 = (1,) + a if len(a) == 1 else a

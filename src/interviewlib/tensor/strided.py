@@ -18,9 +18,11 @@ from __future__ import annotations
 import itertools
 import math
 import numbers
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
 import numpy as np
+
+from interviewlib.tensor.broadcast import _check_shape
 
 __all__ = ["Storage", "StridedTensor", "cat", "contiguous_strides", "stack", "view_strides"]
 
@@ -32,13 +34,25 @@ class Storage:
 
     Parameters
     ----------
-    data : numpy.ndarray, shape (n,)
+    data : numpy.ndarray of float64, shape (n,)
         The elements; kept by reference, never written to by this module.
+
+    Raises
+    ------
+    TypeError
+        If ``data`` is not a float64 ``numpy.ndarray``.
+    ValueError
+        If ``data`` is not 1-D.
     """
 
     __slots__ = ("data", "id")
 
     def __init__(self, data: np.ndarray):
+        if not isinstance(data, np.ndarray) or data.dtype != np.float64:
+            got = f"array of dtype {data.dtype}" if isinstance(data, np.ndarray) else type(data).__name__
+            raise TypeError(f"data must be a float64 numpy array; got {got} (use np.asarray(data, dtype=np.float64)).")
+        if data.ndim != 1:
+            raise ValueError(f"data must be 1-D (a flat buffer); got shape {data.shape} (use data.reshape(-1)).")
         self.data = data
         self.id = next(_ids)
 
@@ -69,6 +83,23 @@ def contiguous_strides(shape: Sequence[int]) -> tuple[int, ...]:
 
     Sizes 0 count as 1 (``torch.empty(2, 0, 3).stride() == (3, 3, 1)``).
 
+    Parameters
+    ----------
+    shape : sequence of int
+        Non-negative sizes.
+
+    Returns
+    -------
+    tuple of int
+        One stride per dimension; the last is 1.
+
+    Raises
+    ------
+    TypeError
+        If ``shape`` is not a sequence of integers (``2.5`` is refused, not truncated).
+    ValueError
+        If a size is negative.
+
     Examples
     --------
     >>> contiguous_strides((2, 3, 4))
@@ -78,9 +109,9 @@ def contiguous_strides(shape: Sequence[int]) -> tuple[int, ...]:
     """
     strides = []
     acc = 1
-    for s in reversed(tuple(shape)):
+    for s in reversed(_check_shape(shape, "shape")):
         strides.append(acc)
-        acc *= max(int(s), 1)
+        acc *= max(s, 1)
     return tuple(reversed(strides))
 
 
@@ -120,6 +151,14 @@ def view_strides(
     tuple of int or None
         Mirrors ATen's ``computeStride``.
 
+    Raises
+    ------
+    TypeError
+        If a shape or the strides are not sequences of integers.
+    ValueError
+        If a size or stride is negative, ``old_strides`` does not have one entry per
+        dimension of ``old_shape``, or the element counts differ.
+
     Notes
     -----
     Split the old dimensions, from the right, into maximal *chunks* in which each dimension
@@ -139,7 +178,14 @@ def view_strides(
     >>> view_strides((4, 2, 3), (6, 1, 2), (2, 2, 2, 3))  # splitting the first dim is fine
     (12, 6, 1, 2)
     """
-    old_shape, old_strides, new_shape = tuple(old_shape), tuple(old_strides), tuple(new_shape)
+    old_shape, new_shape = _check_shape(old_shape, "old_shape"), _check_shape(new_shape, "new_shape")
+    old_strides = _check_shape(old_strides, "old_strides", what="strides")
+    if len(old_strides) != len(old_shape):
+        raise ValueError(
+            f"old_strides must have one entry per dimension of old_shape {old_shape}; got {old_strides}."
+        )
+    if math.prod(old_shape) != math.prod(new_shape):
+        raise ValueError(f"new_shape {new_shape} must have as many elements as old_shape {old_shape}.")
     if not old_shape:
         return (1,) * len(new_shape)
     numel = math.prod(old_shape)
@@ -619,12 +665,14 @@ class StridedTensor:
 
 
 def _check_tensors(tensors, name: str) -> list[StridedTensor]:
+    if isinstance(tensors, (StridedTensor, str, bytes)) or not isinstance(tensors, Iterable):
+        raise TypeError(f"{name}: tensors must be a sequence of StridedTensor; got {type(tensors).__name__}.")
     ts = list(tensors)
     if not ts:
-        raise ValueError(f"{name} expects a non-empty sequence of tensors.")
-    for t in ts:
+        raise ValueError(f"{name}: tensors must be a non-empty sequence of StridedTensor.")
+    for i, t in enumerate(ts):
         if not isinstance(t, StridedTensor):
-            raise TypeError(f"{name} expects StridedTensor inputs; got {type(t).__name__}.")
+            raise TypeError(f"{name}: tensors must hold StridedTensor inputs; got {type(t).__name__} at index {i}.")
     return ts
 
 

@@ -83,6 +83,10 @@ def token_cross_entropy_sum(logits: torch.Tensor, labels: torch.Tensor, ignore_i
     >>> round(float(token_cross_entropy_sum(z, torch.tensor([[0, 1, -100]]))), 6) == round(2 * 0.693147, 6)
     True
     """
+    if not isinstance(logits, torch.Tensor) or not logits.is_floating_point() or logits.ndim < 2:
+        raise TypeError(f"logits must be a floating torch.Tensor (..., V); got {type(logits).__name__}.")
+    if not isinstance(labels, torch.Tensor) or labels.shape != logits.shape[:-1]:
+        raise ValueError(f"labels must be a tensor of shape {tuple(logits.shape[:-1])} (logits without V).")
     vocab = logits.shape[-1]
     return F.cross_entropy(logits.reshape(-1, vocab), labels.reshape(-1), ignore_index=ignore_index, reduction="sum")
 

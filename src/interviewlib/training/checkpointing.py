@@ -88,6 +88,8 @@ class SavedTensorCounter:
     """
 
     def __init__(self, *, exclude: Iterable[torch.Tensor] = ()) -> None:
+        if isinstance(exclude, (torch.Tensor, str, bytes)) or not hasattr(exclude, "__iter__"):
+            raise TypeError(f"exclude must be an iterable of tensors; got {type(exclude).__name__}.")
         excl = list(exclude)
         for i, t in enumerate(excl):
             if not isinstance(t, torch.Tensor):
@@ -288,6 +290,8 @@ def checkpoint_blocks(
     >>> [type(b).__name__ for b in checkpoint_blocks(blocks, segment_size=2, which=[0, 2])]
     ['Checkpointed', 'Linear', 'Linear', 'Checkpointed']
     """
+    if isinstance(blocks, (str, bytes)) or not hasattr(blocks, "__iter__"):
+        raise TypeError(f"blocks must be a sequence of nn.Module (e.g. model.blocks); got {type(blocks).__name__}.")
     blocks = list(blocks)
     if not blocks:
         raise ValueError("blocks must contain at least one module; got an empty sequence.")

@@ -77,19 +77,23 @@ def scaled_dot_product_attention(
 
     Parameters
     ----------
-    q : torch.Tensor, shape (B, H, T, d_head)
-        Queries.
-    k : torch.Tensor, shape (B, H, S, d_head) or (B, H_kv, S, d_head)
+    q : torch.Tensor, shape (B, H, T, d_head) or (N, T, d_head)
+        Queries. A 3-D input, accepted as by ``F.scaled_dot_product_attention``, has one
+        leading axis ``N`` (heads of one sequence, or a batch of single-head sequences);
+        it plays the role of ``H`` (so ``enable_gqa`` groups along it) and the result is
+        3-D too. ``q``, ``k`` and ``v`` must all be 3-D or all 4-D.
+    k : torch.Tensor, shape (B, H, S, d_head) or (B, H_kv, S, d_head); 3-D: (N, S, d_head)
         Keys (``H_kv`` heads only with ``enable_gqa``).
-    v : torch.Tensor, shape (B, H, S, d_v) or (B, H_kv, S, d_v)
+    v : torch.Tensor, shape (B, H, S, d_v) or (B, H_kv, S, d_v); 3-D: (N, S, d_v)
         Values.
-    mask : torch.Tensor, optional, broadcastable to (B, H, T, S)
+    mask : torch.Tensor, optional, broadcastable to (B, H, T, S); 3-D inputs: to (N, T, S)
         Either bool (``True`` = attend, as in ``F.scaled_dot_product_attention``) or an
         additive float bias of the scores' dtype (``-inf`` = blocked).
     is_causal : bool
         Also block keys in the future: query ``i`` sees keys ``j <= i + (S - T)``
-        (aligned to the bottom-right corner, so it also fits KV-cache decoding; torch's
-        ``is_causal`` aligns to the top-left, which differs only when ``T != S``).
+        (aligned to the bottom-right corner, so it also fits KV-cache decoding). This
+        deliberately differs from torch, whose ``is_causal`` aligns to the top-left
+        (``j <= i``): the two agree only when ``T == S``.
     scale : float, optional
         Multiplier of the scores; default ``1 / sqrt(d_head)``.
     safe : bool
@@ -105,8 +109,8 @@ def scaled_dot_product_attention(
 
     Returns
     -------
-    out : torch.Tensor, shape (B, H, T, d_v)
-    weights : torch.Tensor, shape (B, H, T, S)
+    out : torch.Tensor, shape (B, H, T, d_v) (3-D inputs: (N, T, d_v))
+    weights : torch.Tensor, shape (B, H, T, S) (3-D inputs: (N, T, S))
         Only if ``return_weights``; rows sum to 1 (0 for fully blocked rows when ``safe``).
 
     Raises
@@ -114,8 +118,8 @@ def scaled_dot_product_attention(
     TypeError
         If an input is not a tensor.
     ValueError
-        If a tensor is not 4-D, shapes disagree, dtypes differ, or the mask has the
-        wrong dtype or shape.
+        If a tensor is not 3-D or 4-D, the three differ in dimensions, shapes disagree,
+        dtypes differ, or the mask has the wrong dtype or shape.
 
     Notes
     -----
@@ -136,10 +140,33 @@ def scaled_dot_product_attention(
     >>> ref = torch.nn.functional.scaled_dot_product_attention(q, k, v, is_causal=True)
     >>> tuple(out.shape), torch.allclose(out, ref, atol=1e-6)
     ((1, 2, 3, 4), True)
+    >>> tuple(scaled_dot_product_attention(q[0], k[0], v[0]).shape)  # 3-D: (N, T, d_head)
+    (2, 3, 4)
     """
-    check_tensor(q, "q", ndim=4, layout="(B, H, T, d_head)")
-    check_tensor(k, "k", ndim=4, layout="(B, H, S, d_head)")
-    check_tensor(v, "v", ndim=4, layout="(B, H, S, d_v)")
+    for name, x in (("q", q), ("k", k), ("v", v)):
+        check_tensor(x, name)
+    if q.ndim not in (3, 4):
+        raise ValueError(f"q must be 4-D (B, H, T, d_head) or 3-D (N, T, d_head); got shape {tuple(q.shape)}.")
+    for name, x, rest in (("k", k, "S, d_head"), ("v", v, "S, d_v")):
+        if x.ndim != q.ndim:
+            lead = "B, H" if q.ndim == 4 else "N"
+            raise ValueError(f"{name} must be {q.ndim}-D like q, ({lead}, {rest}); got shape {tuple(x.shape)}.")
+    if q.ndim == 3:  # (N, T, d): run as one batch of N heads
+        if isinstance(mask, torch.Tensor):
+            target3 = (q.shape[0], q.shape[1], k.shape[1])
+            try:
+                fits = mask.ndim <= 3 and torch.broadcast_shapes(tuple(mask.shape), target3) == target3
+            except RuntimeError:
+                fits = False
+            if not fits:
+                raise ValueError(
+                    f"mask must broadcast to (N, T, S) = {target3} for 3-D q, k, v; got shape {tuple(mask.shape)}."
+                )
+        res = scaled_dot_product_attention(
+            q[None], k[None], v[None], mask,  # (1, N, T, d_head), (1, N, S, d_head), (1, N, S, d_v)
+            is_causal=is_causal, scale=scale, safe=safe, return_weights=return_weights, enable_gqa=enable_gqa,
+        )
+        return (res[0][0], res[1][0]) if return_weights else res[0]  # (N, T, d_v), (N, T, S)
     if not (q.dtype == k.dtype == v.dtype):
         raise ValueError(f"q, k, v must share a dtype; got {q.dtype}, {k.dtype}, {v.dtype}.")
     if k.shape[:2] != v.shape[:2] or q.shape[0] != k.shape[0]:

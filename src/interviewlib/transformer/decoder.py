@@ -105,6 +105,8 @@ class DecoderBlock(nn.Module):
 
     def __init__(self, config: DecoderConfig) -> None:
         super().__init__()
+        if not isinstance(config, DecoderConfig):
+            raise TypeError(f"config must be a DecoderConfig; got {type(config).__name__}.")
         c = config
         self.attn_norm = RMSNorm(c.d_model, eps=c.norm_eps)
         if c.attention == "gqa":

@@ -98,8 +98,11 @@ def padding_mask(lengths: Sequence[int] | torch.Tensor, max_len: int | None = No
 
     Raises
     ------
+    TypeError
+        If ``lengths`` is not a sequence of integers or a tensor (e.g. ``None``, a string).
     ValueError
-        If ``lengths`` is empty, not 1-D, negative or longer than ``max_len``.
+        If ``lengths`` is empty, not 1-D, ragged, not integer, negative or longer than
+        ``max_len``.
 
     Notes
     -----
@@ -110,7 +113,16 @@ def padding_mask(lengths: Sequence[int] | torch.Tensor, max_len: int | None = No
     >>> padding_mask([3, 1], 4).int().tolist()
     [[1, 1, 1, 0], [1, 0, 0, 0]]
     """
-    lengths = torch.as_tensor(lengths)
+    if lengths is None or isinstance(lengths, (str, bytes)):
+        raise TypeError(
+            f"lengths must be a sequence of ints or a 1-D integer tensor (B,); got {type(lengths).__name__}."
+        )
+    try:
+        lengths = torch.as_tensor(lengths)
+    except ValueError as exc:  # ragged nesting
+        raise ValueError(f"lengths must be a flat sequence of ints (B,); got {lengths!r} ({exc}).") from exc
+    except (TypeError, RuntimeError) as exc:  # entries torch cannot convert (None, str, objects)
+        raise TypeError(f"lengths must be a sequence of ints (B,); got {lengths!r} ({exc}).") from exc
     if lengths.ndim != 1 or lengths.numel() == 0:
         raise ValueError(f"lengths must be a non-empty 1-D sequence (B,); got shape {tuple(lengths.shape)}.")
     if lengths.is_floating_point() or lengths.dtype == torch.bool:

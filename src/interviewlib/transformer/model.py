@@ -163,12 +163,18 @@ def block_grad_norms(model: TransformerLM) -> torch.Tensor:
     Parameters
     ----------
     model : TransformerLM
-        A model whose ``.grad`` fields are populated.
+        A model whose ``.grad`` fields are populated (any ``nn.Module`` whose ``.blocks``
+        is an ``nn.ModuleList`` works, e.g. :class:`DecoderLM`).
 
     Returns
     -------
     torch.Tensor, shape (n_layers,)
         Index 0 is the block nearest the input; blocks without gradients give 0.
+
+    Raises
+    ------
+    TypeError
+        If ``model`` is not an ``nn.Module`` with an ``nn.ModuleList`` of blocks.
 
     Notes
     -----
@@ -187,6 +193,9 @@ def block_grad_norms(model: TransformerLM) -> torch.Tensor:
     >>> block_grad_norms(lm).shape
     torch.Size([3])
     """
+    if not isinstance(model, nn.Module) or not isinstance(getattr(model, "blocks", None), nn.ModuleList):
+        what = type(model).__name__ if not isinstance(model, nn.Module) else f"{type(model).__name__} without .blocks"
+        raise TypeError(f"model must be a TransformerLM (an nn.Module with an nn.ModuleList .blocks); got {what}.")
     norms = []
     for blk in model.blocks:
         sq = sum((p.grad.detach() ** 2).sum() for p in blk.parameters() if p.grad is not None)

@@ -125,7 +125,8 @@ def rotate_half(x: torch.Tensor) -> torch.Tensor:
     >>> rotate_half(torch.tensor([1.0, 2.0, 3.0, 4.0]))
     tensor([-3., -4.,  1.,  2.])
     """
-    if x.shape[-1] % 2:
+    check_tensor(x, "x")
+    if x.ndim == 0 or x.shape[-1] % 2:
         raise ValueError(f"the last dimension of x must be even (pairs (x_i, x_i+d/2)); got {x.shape[-1]}.")
     x1, x2 = x.chunk(2, dim=-1)  # (..., d/2) each
     return torch.cat((-x2, x1), dim=-1)  # (..., d)

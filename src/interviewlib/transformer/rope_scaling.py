@@ -17,7 +17,7 @@ every ``interval``-th layer (NoPE layers).
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import torch
@@ -524,6 +524,8 @@ def hf_rope_parameters(
     >>> inv, a
     (tensor([0.5000, 0.0500], dtype=torch.float64), 1.0)
     """
+    if not isinstance(rope_parameters, Mapping):
+        raise TypeError(f"rope_parameters must be a dict like config.rope_parameters; got {type(rope_parameters).__name__}.")
     p = dict(rope_parameters)
     kind = p.get("rope_type", p.get("type", "default"))
     base = float(p.get("rope_theta", 10000.0))
@@ -612,7 +614,7 @@ def mrope_position_ids(segments: Sequence[int | Sequence[int]]) -> torch.Tensor:
     for seg in segments:
         if isinstance(seg, Sequence) and not isinstance(seg, (str, bytes)):
             if len(seg) != 3:
-                raise ValueError(f"a vision segment must be (t, h, w); got {tuple(seg)}.")
+                raise ValueError(f"each vision entry of segments must be a (t, h, w) triple; got {tuple(seg)}.")
             t, h, w = (check_int(v, "t, h, w", low=1) for v in seg)
             grid = torch.stack(
                 torch.meshgrid(torch.arange(t), torch.arange(h), torch.arange(w), indexing="ij")

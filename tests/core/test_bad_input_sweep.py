@@ -1,0 +1,662 @@
+"""Every public callable of every ``interviewlib`` subpackage refuses never-valid input cleanly.
+
+Subpackages are discovered with :mod:`pkgutil`, and their public names from ``__all__``, so a
+new subpackage (``inference``, ``tokenizers``, ...) or a new name is swept as soon as it is
+exported. For each callable the argument it is swept on (its first positional one unless a
+recipe says otherwise) is replaced by each of ``BAD_VALUES`` while every other argument stays
+valid, and the call must raise ``TypeError`` or ``ValueError`` whose message names that
+argument: not ``AttributeError``, ``RuntimeError``, ``IndexError`` or an accidental
+``TypeError`` from deep inside (``'NoneType' object is not iterable``), and not a silent result.
+
+Every callable is swept in one of two ways, or excused:
+
+* automatically, when its only required parameter is its first positional one, so ``f(bad)``
+  is a complete call;
+* with a ``CALLS`` recipe: how to build a valid value for the swept argument, and a function
+  that calls the public object with it and valid other arguments. The valid call is run too,
+  so a ``TypeError`` can never come from a broken recipe. Keyword-only estimators are swept
+  through ``fit(X)``, keyword-only functions through their first keyword, and a config record
+  through the model that validates it; each such recipe says why;
+* ``EXCUSED``: takes no bad argument by design (result records), with the reason.
+
+``PENDING_IN_PROGRESS`` and ``PENDING_FIXES`` are TEMPORARY lists of names that fail today in
+modules this change did not edit (subpackages being written, and finished modules whose owner
+has the fix); they are checked to still fail, so the lead empties them as the fixes land.
+``MISSING_ALL`` (temporary too) names subpackages without ``__all__``.
+
+Constants (non-callables) and exception classes are not swept.
+"""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+import math
+import pkgutil
+import re
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+import interviewlib
+
+BAD_VALUES = {
+    "None": None,
+    "str": "not valid",
+    "nan": float("nan"),
+    "ragged": [[1.0, 2.0], [3.0]],
+}
+
+ACCEPTED = (TypeError, ValueError)
+
+
+def _subpackages() -> list[str]:
+    return sorted(m.name for m in pkgutil.iter_modules(interviewlib.__path__) if m.ispkg)
+
+
+def _public_names(sub: str) -> list[str]:
+    mod = importlib.import_module(f"interviewlib.{sub}")
+    names = getattr(mod, "__all__", None)
+    if names is None:  # see MISSING_ALL: fall back to what the package imports from its own modules
+        names = [
+            n
+            for n, obj in vars(mod).items()
+            if not n.startswith("_") and getattr(obj, "__module__", "").startswith(mod.__name__ + ".")
+        ]
+    return sorted(names)
+
+
+def _sweepable(obj: Any) -> bool:
+    if not callable(obj):
+        return False  # constants such as NS_COEFFICIENTS, HOFFMANN_2022, IGNORE_INDEX
+    return not (isinstance(obj, type) and issubclass(obj, BaseException))  # exception classes
+
+
+IMPORT_ERRORS: dict[str, str] = {}  # "<sub>.<import>" -> the error, for a subpackage that does not import
+
+
+def _all_targets() -> list[str]:
+    out = []
+    for sub in _subpackages():
+        try:
+            mod = importlib.import_module(f"interviewlib.{sub}")
+        except Exception as exc:  # one broken subpackage must not hide the others' results
+            IMPORT_ERRORS[f"{sub}.<import>"] = f"{type(exc).__name__}: {exc}"
+            out.append(f"{sub}.<import>")
+            continue
+        out += [f"{sub}.{n}" for n in _public_names(sub) if _sweepable(getattr(mod, n))]
+    return out
+
+
+def _obj(qualname: str) -> Any:
+    sub, name = qualname.split(".", 1)
+    return getattr(importlib.import_module(f"interviewlib.{sub}"), name)
+
+
+def _auto_arg(obj: Any) -> str | None:
+    """The first positional parameter, if it is the only required one (so ``obj(bad)`` is complete)."""
+    try:
+        params = list(inspect.signature(obj).parameters.values())
+    except (TypeError, ValueError):
+        return None
+    positional = [p for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD, p.VAR_POSITIONAL)]
+    required = [
+        p
+        for p in params
+        if p.default is p.empty and p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)
+    ]
+    if not positional or any(p is not positional[0] for p in required):
+        return None
+    return positional[0].name
+
+
+@dataclass(frozen=True)
+class Call:
+    """How to sweep one public name.
+
+    ``valid()`` builds a valid value for the swept argument; ``call(value)`` calls the public
+    object with it and valid other arguments; ``arg`` is the name the error message must
+    mention (default: the public object's first positional parameter); ``why`` explains a
+    recipe that sweeps something other than the first positional argument of the object, or
+    that ``allow`` s one of the bad values (a string is valid text for a tokenizer).
+    """
+
+    valid: Callable[[], Any]
+    call: Callable[[Any], Any]
+    arg: str | None = None
+    why: str = ""
+    allow: tuple[str, ...] = ()  # labels of BAD_VALUES that are valid for this argument (e.g. text); needs why
+
+
+# -- shared valid inputs -------------------------------------------------------------------------
+
+
+def _X():
+    return np.array([[0.0, 1.0], [1.0, 0.0], [4.0, 4.0], [5.0, 4.0]])
+
+
+def _t(*shape, seed=0):
+    return torch.randn(*shape, generator=torch.Generator().manual_seed(seed))
+
+
+def _lora_net():
+    return nn.Sequential(nn.Linear(8, 8), nn.ReLU(), nn.Linear(8, 2))
+
+
+class _Bias(nn.Module):
+    """Logits from one learnable bias (the model of accumulate_gradients' docstring)."""
+
+    def __init__(self):
+        super().__init__()
+        self.b = nn.Parameter(torch.zeros(2))
+
+    def forward(self, x):
+        return self.b.expand(*x.shape, 2)
+
+
+def _decoder_lm():
+    from interviewlib.transformer import DecoderConfig, DecoderLM
+
+    return DecoderLM(DecoderConfig(vocab_size=9, d_model=16, n_layers=1, n_heads=4, max_len=8))
+
+
+def _with_grad(t):
+    t = t.clone().requires_grad_(True)
+    t.grad = torch.ones_like(t)
+    return [t]
+
+
+_CHAT_VOCAB = {w: i for i, w in enumerate("<bos> <eot> <system> <user> <assistant> hi hello".split())}
+_MLA = dict(n_heads=4, q_lora_rank=12, kv_lora_rank=8, qk_nope_head_dim=6, qk_rope_head_dim=4, v_head_dim=5)
+_CHINCHILLA_GRID = {"a": [5.0], "b": [5.0], "e": [0.5], "alpha": [0.5], "beta": [0.5]}
+
+
+def _chinchilla_data():
+    from interviewlib.training import BESIROGLU_2024, chinchilla_loss
+
+    N, D = np.meshgrid(np.geomspace(1e8, 1e10, 3), np.geomspace(1e9, 1e11, 3))
+    return N.ravel(), D.ravel(), chinchilla_loss(N.ravel(), D.ravel(), BESIROGLU_2024)
+
+
+def _m(sub: str):
+    return importlib.import_module(f"interviewlib.{sub}")
+
+
+# -- recipes ------------------------------------------------------------------------------------
+
+_KW_ONLY = "keyword-only constructor (hyperparameters only, scikit-learn style): sweep fit's X"
+
+CALLS: dict[str, Call] = {
+    # classic_ml
+    "classic_ml.DBSCAN": Call(_X, lambda x: _m("classic_ml").DBSCAN(eps=2.0, min_samples=1).fit(x), "X", _KW_ONLY),
+    "classic_ml.PCA": Call(_X, lambda x: _m("classic_ml").PCA(n_components=1).fit(x), "X", _KW_ONLY),
+    "classic_ml.SVC": Call(_X, lambda x: _m("classic_ml").SVC(kernel="linear").fit(x, [0, 0, 1, 1]), "X", _KW_ONLY),
+    "classic_ml.TSNE": Call(
+        lambda: np.r_[_X(), _X() + 10.0],
+        lambda x: _m("classic_ml").TSNE(perplexity=2.0, max_iter=250, rng=0).fit(x),
+        "X",
+        _KW_ONLY,
+    ),
+    "classic_ml.KMeans": Call(_X, lambda x: _m("classic_ml").KMeans(n_clusters=2, rng=0).fit(x), "X", _KW_ONLY),
+    "classic_ml.KernelPCA": Call(_X, lambda x: _m("classic_ml").KernelPCA(n_components=1).fit(x), "X", _KW_ONLY),
+    "classic_ml.conditional_probabilities": Call(
+        lambda: 1.0 - np.eye(3), lambda d: _m("classic_ml").conditional_probabilities(d, 2.0)
+    ),
+    "classic_ml.eps_neighbour_pairs": Call(_X, lambda x: _m("classic_ml").eps_neighbour_pairs(x, 1.5)),
+    "classic_ml.k_distance": Call(_X, lambda x: _m("classic_ml").k_distance(x, 2)),
+    "classic_ml.kl_divergence_and_gradient": Call(
+        lambda: np.array([[0.0, 0.5], [0.5, 0.0]]),
+        lambda p: _m("classic_ml").kl_divergence_and_gradient(p, [[0.0], [1.0]]),
+    ),
+    "classic_ml.kmeans_plusplus": Call(_X, lambda x: _m("classic_ml").kmeans_plusplus(x, 2, rng=0)),
+    "classic_ml.smo_solve": Call(
+        lambda: np.array([[1.0, -1.0], [-1.0, 1.0]]), lambda k: _m("classic_ml").smo_solve(k, [-1.0, 1.0], 10.0)
+    ),
+    "classic_ml.squared_distances": Call(_X, lambda x: _m("classic_ml").squared_distances(x, [[0.0, 0.0]])),
+    # linalg
+    "linalg.expm_taylor": Call(lambda: np.eye(2), lambda a: _m("linalg").expm_taylor(a, terms=3)),
+    "linalg.low_rank_approx": Call(lambda: np.diag([3.0, 2.0]), lambda a: _m("linalg").low_rank_approx(a, 1)),
+    "linalg.lstsq": Call(lambda: np.c_[np.ones(3), np.arange(3.0)], lambda a: _m("linalg").lstsq(a, [1.0, 2.0, 2.0])),
+    "linalg.ridge": Call(lambda: np.eye(2), lambda a: _m("linalg").ridge(a, [1.0, 2.0], alpha=1.0)),
+    # nn
+    "nn.alignment": Call(lambda: torch.eye(2), lambda x: _m("nn").alignment(x, -torch.eye(2))),
+    "nn.batchnorm_backward": Call(
+        lambda: np.ones((4, 2)),
+        lambda dy: _m("nn").batchnorm_backward(dy, _m("nn").batchnorm_forward(_X(), [1.0, 1.0], [0.0, 0.0]).cache),
+    ),
+    "nn.batchnorm_forward": Call(_X, lambda x: _m("nn").batchnorm_forward(x, [1.0, 1.0], [0.0, 0.0])),
+    "nn.binary_cross_entropy_with_logits": Call(
+        lambda: [0.0, 1.0], lambda z: _m("nn").binary_cross_entropy_with_logits(z, [0.0, 1.0])
+    ),
+    "nn.clip_grad_norm_": Call(lambda: _with_grad(torch.zeros(2)), lambda p: _m("nn").clip_grad_norm_(p, 1.0)),
+    "nn.cross_entropy": Call(lambda: np.zeros((2, 3)), lambda z: _m("nn").cross_entropy(z, [0, 1])),
+    "nn.cross_entropy_grad": Call(lambda: np.zeros((2, 3)), lambda z: _m("nn").cross_entropy_grad(z, [0, 1])),
+    "nn.info_nce": Call(lambda: _t(4, 3), lambda q: _m("nn").info_nce(q, _t(4, 3, seed=1))),
+    "nn.info_nce_logits": Call(lambda: _t(4, 3), lambda q: _m("nn").info_nce_logits(q, _t(4, 3, seed=1))),
+    "nn.layernorm_backward": Call(
+        lambda: np.ones((4, 2)),
+        lambda dy: _m("nn").layernorm_backward(dy, _m("nn").layernorm_forward(_X(), [1.0, 1.0], [0.0, 0.0])[1]),
+    ),
+    "nn.layernorm_forward": Call(_X, lambda x: _m("nn").layernorm_forward(x, [1.0, 1.0], [0.0, 0.0])),
+    "nn.max_attention_logits": Call(
+        lambda: torch.ones(1, 2, 2), lambda x: _m("nn").max_attention_logits(x, torch.eye(2), torch.eye(2), n_heads=1)
+    ),
+    "nn.qk_clip": Call(
+        lambda: torch.ones(4, 3), lambda wq: _m("nn").qk_clip(wq, torch.ones(4, 3), torch.tensor([400.0, 50.0]))
+    ),
+    "nn.rmsnorm_backward": Call(
+        lambda: np.ones((4, 2)),
+        lambda dy: _m("nn").rmsnorm_backward(dy, _m("nn").rmsnorm_forward(_X() + 1.0, [1.0, 1.0])[1]),
+    ),
+    "nn.rmsnorm_forward": Call(_X, lambda x: _m("nn").rmsnorm_forward(x, [1.0, 1.0])),
+    "nn.softmax_backward": Call(lambda: [[0.5, 0.5]], lambda p: _m("nn").softmax_backward(p, [[1.0, 0.0]])),
+    # numerics
+    "numerics.cosine_similarity": Call(lambda: [1.0, 0.0], lambda a: _m("numerics").cosine_similarity(a, [1.0, 1.0])),
+    "numerics.newton": Call(lambda: lambda x: x * x - 2, lambda f: _m("numerics").newton(f, lambda x: 2 * x, 1.0)),
+    "numerics.newton_array": Call(
+        lambda: lambda z: z**2 - 1, lambda f: _m("numerics").newton_array(f, lambda z: 2 * z, [2.0, -3.0])
+    ),
+    "numerics.newton_minimize": Call(
+        lambda: lambda x: float(x @ x),
+        lambda f: _m("numerics").newton_minimize(f, lambda x: 2 * x, lambda x: 2 * np.eye(2), [1.0, 2.0]),
+    ),
+    # probability
+    "probability.CountingSource": Call(
+        lambda: _m("probability").uniform_source(3, rng=0), lambda s: _m("probability").CountingSource(s, 3)
+    ),
+    "probability.LogisticRegressionMLE": Call(
+        lambda: [[0.0], [1.0], [2.0], [3.0], [1.5], [2.5]],
+        lambda x: _m("probability").LogisticRegressionMLE().fit(x, [0, 0, 1, 1, 1, 0]),
+        "X",
+        _KW_ONLY,
+    ),
+    "probability.MultinomialNB": Call(
+        lambda: [[2, 1, 0], [3, 0, 0], [0, 1, 3]],
+        lambda x: _m("probability").MultinomialNB().fit(x, ["ham", "ham", "spam"]),
+        "X",
+        _KW_ONLY,
+    ),
+    "probability.StreamSampler": Call(
+        lambda: _m("probability").uniform_source(3, rng=0), lambda s: _m("probability").StreamSampler(s, 3, 7)
+    ),
+    "probability.bayes_posterior": Call(lambda: [0.5, 0.5], lambda p: _m("probability").bayes_posterior(p, [0.9, 0.3])),
+    "probability.beta_binomial_update": Call(
+        lambda: 1.0, lambda a: _m("probability").beta_binomial_update(a, 1.0, 7, 10)
+    ),
+    "probability.diagnostic_posterior": Call(
+        lambda: 0.001, lambda p: _m("probability").diagnostic_posterior(p, 0.99, 0.95)
+    ),
+    "probability.entropy_bound": Call(lambda: 3, lambda n: _m("probability").entropy_bound(n, 7)),
+    "probability.exact_distribution": Call(
+        lambda: 3, lambda n: _m("probability").exact_distribution(n, 7, method="rejection", depth=2)
+    ),
+    "probability.expected_calls": Call(lambda: 3, lambda n: _m("probability").expected_calls(n, 7, method="rejection")),
+    "probability.fit_gaussian_to_mixture": Call(
+        lambda: [0.5, 0.5],
+        lambda w: _m("probability").fit_gaussian_to_mixture(w, [-2.0, 2.0], [0.5, 0.5], direction="forward"),
+    ),
+    "probability.gaussian_kl": Call(lambda: 0.0, lambda mu: _m("probability").gaussian_kl(mu, 1.0, 0.0, 1.0)),
+    "probability.js_divergence": Call(lambda: [0.5, 0.5], lambda p: _m("probability").js_divergence(p, [0.9, 0.1])),
+    "probability.kl_divergence": Call(lambda: [0.5, 0.5], lambda p: _m("probability").kl_divergence(p, [0.9, 0.1])),
+    "probability.mvn_kl": Call(
+        lambda: [0.0, 0.0], lambda mu: _m("probability").mvn_kl(mu, np.eye(2), [1.0, 0.0], 2 * np.eye(2))
+    ),
+    "probability.recycling_sample": Call(
+        lambda: _m("probability").uniform_source(3, rng=0), lambda s: _m("probability").recycling_sample(s, 3, 7)
+    ),
+    "probability.rejection_sample": Call(
+        lambda: _m("probability").uniform_source(3, rng=0), lambda s: _m("probability").rejection_sample(s, 3, 7)
+    ),
+    "probability.sample_uniform": Call(
+        lambda: _m("probability").uniform_source(3, rng=0), lambda s: _m("probability").sample_uniform(s, 3, 7, 10)
+    ),
+    # tensor
+    "tensor.StridedTensor": Call(
+        lambda: _m("tensor").Storage(np.arange(6.0)), lambda s: _m("tensor").StridedTensor(s, (2, 3), (3, 1))
+    ),
+    "tensor.groupby_sum": Call(lambda: [1, 2], lambda k: _m("tensor").groupby_sum(k, [1.0, 2.0])),
+    "tensor.matmul_shape": Call(lambda: (2, 3), lambda a: _m("tensor").matmul_shape(a, (3,))),
+    "tensor.view_strides": Call(lambda: (2, 3), lambda s: _m("tensor").view_strides(s, (3, 1), (3, 2))),
+    # training
+    "training.LoRALinear": Call(lambda: nn.Linear(6, 4), lambda b: _m("training").LoRALinear(b, r=2, alpha=4)),
+    "training.apply_lora": Call(_lora_net, lambda m: _m("training").apply_lora(m, target_modules=["0"], r=2, alpha=4)),
+    "training.lora_scaling": Call(lambda: 8, lambda r: _m("training").lora_scaling(r, 16)),
+    "training.accumulate_gradients": Call(
+        _Bias,
+        lambda m: _m("training").accumulate_gradients(m, [(torch.zeros(1, 3), torch.tensor([[1, 1, -100]]))]),
+    ),
+    "training.token_cross_entropy_sum": Call(
+        lambda: torch.zeros(1, 3, 2), lambda z: _m("training").token_cross_entropy_sum(z, torch.tensor([[0, 1, -100]]))
+    ),
+    "training.pad_sft_batch": Call(
+        lambda: [_m("training").sft_example([1], [5, 2]), _m("training").sft_example([1, 7], [2])],
+        lambda e: _m("training").pad_sft_batch(e, pad_id=2),
+    ),
+    "training.render_chat": Call(
+        lambda: [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "hello"}],
+        lambda msgs: _m("training").render_chat(msgs, _CHAT_VOCAB),
+    ),
+    "training.sft_example": Call(lambda: [1, 7, 8], lambda p: _m("training").sft_example(p, [5, 6, 2])),
+    "training.sft_loss": Call(
+        lambda: torch.zeros(1, 3, 4), lambda z: _m("training").sft_loss(z, torch.tensor([[-100, 1, 2]]))
+    ),
+    "training.ChinchillaLaw": Call(lambda: 1.69, lambda e: _m("training").ChinchillaLaw(e, 406.4, 410.7, 0.34, 0.28)),
+    "training.chinchilla_loss": Call(lambda: 70e9, lambda n: _m("training").chinchilla_loss(n, 1.4e12)),
+    "training.chinchilla_objective": Call(
+        lambda: [math.log(406.4), math.log(410.7), math.log(1.69), 0.34, 0.28],
+        lambda th: _m("training").chinchilla_objective(th, *_chinchilla_data()),
+    ),
+    "training.fit_chinchilla": Call(
+        lambda: _chinchilla_data()[0],
+        lambda n: _m("training").fit_chinchilla(n, *_chinchilla_data()[1:], grid=_CHINCHILLA_GRID, maxiter=20),
+    ),
+    "training.activation_bytes_per_layer": Call(
+        lambda: 2048, lambda s: _m("training").activation_bytes_per_layer(s, 1, 4096, 32)
+    ),
+    "training.bytes_per_param": Call(
+        lambda: "bf16",
+        lambda w: _m("training").bytes_per_param(weight_dtype=w),
+        "weight_dtype",
+        "keyword-only arguments: sweep the first one",
+    ),
+    "training.training_memory": Call(
+        lambda: 1_000_000,
+        lambda n: _m("training").training_memory(
+            n, n_layers=2, hidden=64, n_heads=4, seq_len=16, micro_batch=1, vocab_size=100
+        ),
+    ),
+    "training.SavedTensorCounter": Call(
+        lambda: (), lambda e: _m("training").SavedTensorCounter(exclude=e), "exclude", "keyword-only constructor"
+    ),
+    # transformer
+    "transformer.scaled_dot_product_attention": Call(
+        lambda: _t(1, 2, 3, 4),
+        lambda q: _m("transformer").scaled_dot_product_attention(q, _t(1, 2, 3, 4), _t(1, 2, 3, 4)),
+    ),
+    "transformer.sliding_window_mask": Call(lambda: 4, lambda n: _m("transformer").sliding_window_mask(n, 2)),
+    "transformer.dilated_mask": Call(lambda: 5, lambda n: _m("transformer").dilated_mask(n, 2, 2)),
+    "transformer.strided_mask": Call(lambda: 7, lambda n: _m("transformer").strided_mask(n, 3)),
+    "transformer.fixed_mask": Call(lambda: 6, lambda n: _m("transformer").fixed_mask(n, 3)),
+    "transformer.longformer_mask": Call(lambda: 5, lambda n: _m("transformer").longformer_mask(n, 2)),
+    "transformer.block_sparse_mask": Call(
+        lambda: torch.tensor([[True, False], [True, True]]), lambda lay: _m("transformer").block_sparse_mask(lay, 2)
+    ),
+    "transformer.bigbird_mask": Call(lambda: 6, lambda n: _m("transformer").bigbird_mask(n, 2, generator=0)),
+    "transformer.lsh_mask": Call(lambda: _t(8, 4), lambda x: _m("transformer").lsh_mask(x, 4, generator=0)),
+    "transformer.MultiHeadAttention": Call(lambda: 8, lambda d: _m("transformer").MultiHeadAttention(d, 2)),
+    "transformer.FeedForward": Call(lambda: 8, lambda d: _m("transformer").FeedForward(d, 32)),
+    "transformer.EncoderLayer": Call(lambda: 8, lambda d: _m("transformer").EncoderLayer(d, 2, 16)),
+    "transformer.DecoderLayer": Call(lambda: 8, lambda d: _m("transformer").DecoderLayer(d, 2, 16)),
+    "transformer.TransformerLM": Call(
+        lambda: 5,
+        lambda v: _m("transformer").TransformerLM(vocab_size=v, d_model=8, n_heads=2, n_layers=1, max_len=4),
+        "vocab_size",
+        "keyword-only constructor: sweep its first argument",
+    ),
+    "transformer.layer_flops": Call(lambda: 6, lambda n: _m("transformer").layer_flops(n, 4)),
+    "transformer.attention_memory_bytes": Call(lambda: 1024, lambda n: _m("transformer").attention_memory_bytes(n, 12)),
+    "transformer.decode_step_flops": Call(lambda: 0, lambda t: _m("transformer").decode_step_flops(t, 4)),
+    "transformer.rope_cos_sin": Call(
+        lambda: torch.arange(3), lambda p: _m("transformer").rope_cos_sin(p, _m("transformer").rope_inv_freq(4))
+    ),
+    "transformer.apply_rope": Call(
+        lambda: _t(1, 2, 5, 8),
+        lambda x: _m("transformer").apply_rope(
+            x, *_m("transformer").rope_cos_sin(torch.arange(5), _m("transformer").rope_inv_freq(8))
+        ),
+    ),
+    "transformer.KVCache": Call(
+        lambda: 1, lambda n: _m("transformer").KVCache(n_layers=n, max_len=8), "n_layers", "keyword-only constructor"
+    ),
+    "transformer.kv_cache_bytes": Call(
+        lambda: 32,
+        lambda n: _m("transformer").kv_cache_bytes(n_layers=n, n_kv_heads=8, head_dim=128, seq_len=1),
+        "n_layers",
+        "keyword-only arguments: sweep the first one",
+    ),
+    "transformer.SwiGLU": Call(lambda: 8, lambda d: _m("transformer").SwiGLU(d, 24)),
+    "transformer.GroupedQueryAttention": Call(
+        lambda: 16, lambda d: _m("transformer").GroupedQueryAttention(d, n_heads=4, n_kv_heads=2)
+    ),
+    "transformer.mha_to_gqa": Call(
+        lambda: _m("transformer").GroupedQueryAttention(16, n_heads=4), lambda a: _m("transformer").mha_to_gqa(a, 1)
+    ),
+    "transformer.DecoderConfig": Call(
+        lambda: 9,
+        lambda v: _m("transformer").DecoderLM(
+            _m("transformer").DecoderConfig(vocab_size=v, d_model=16, n_layers=1, n_heads=4)
+        ),
+        "vocab_size",
+        "a plain config record (no __post_init__); DecoderLM validates it, so sweep DecoderLM(DecoderConfig(bad, ...))",
+    ),
+    "transformer.convert_kv_heads": Call(_decoder_lm, lambda m: _m("transformer").convert_kv_heads(m, 1)),
+    "transformer.generate": Call(_decoder_lm, lambda m: _m("transformer").generate(m, torch.tensor([[1, 2]]), 2)),
+    "transformer.top_k_filter": Call(
+        lambda: torch.tensor([[1.0, 3.0, 2.0]]), lambda z: _m("transformer").top_k_filter(z, 2)
+    ),
+    "transformer.top_p_filter": Call(
+        lambda: torch.tensor([[1.0, 3.0, 2.0]]), lambda z: _m("transformer").top_p_filter(z, 0.7)
+    ),
+    "transformer.MultiHeadLatentAttention": Call(
+        lambda: 16, lambda d: _m("transformer").MultiHeadLatentAttention(d, **_MLA)
+    ),
+    "transformer.mla_kv_cache_elements": Call(
+        lambda: 61,
+        lambda n: _m("transformer").mla_kv_cache_elements(n_layers=n, kv_lora_rank=512, qk_rope_head_dim=64),
+        "n_layers",
+        "keyword-only arguments: sweep the first one",
+    ),
+    "transformer.rope_linear": Call(lambda: 4, lambda d: _m("transformer").rope_linear(d, base=100.0, factor=2.0)),
+    "transformer.rope_ntk": Call(lambda: 8, lambda d: _m("transformer").rope_ntk(d, factor=4.0)),
+    "transformer.rope_dynamic_ntk": Call(
+        lambda: 8, lambda d: _m("transformer").rope_dynamic_ntk(d, factor=2.0, seq_len=100, max_position_embeddings=512)
+    ),
+    "transformer.rope_yarn": Call(
+        lambda: 64, lambda d: _m("transformer").rope_yarn(d, factor=8.0, original_max_position_embeddings=4096)
+    ),
+    "transformer.rope_longrope": Call(
+        lambda: 4,
+        lambda d: _m("transformer").rope_longrope(
+            d,
+            base=100.0,
+            short_factor=[1.0, 1.0],
+            long_factor=[1.0, 4.0],
+            original_max_position_embeddings=4096,
+            factor=32.0,
+            seq_len=8000,
+        ),
+    ),
+    "transformer.hf_rope_parameters": Call(
+        lambda: {"rope_type": "linear", "rope_theta": 100.0, "factor": 2.0},
+        lambda p: _m("transformer").hf_rope_parameters(p, 4, 2048),
+    ),
+    "transformer.mrope_cos_sin": Call(
+        lambda: _m("transformer").mrope_position_ids([3]),
+        lambda p: _m("transformer").mrope_cos_sin(p, _m("transformer").rope_inv_freq(8), [2, 1, 1]),
+    ),
+}
+
+# Names that take no bad argument by design. Each says why.
+EXCUSED: dict[str, str] = {
+    "nn.BatchNormCache": "result record (NamedTuple) built by batchnorm_forward; batchnorm_backward checks its type",
+    "nn.BatchNormOutput": "result record (NamedTuple) returned by batchnorm_forward, never an input",
+    "nn.NormCache": "result record (NamedTuple) built by layernorm/rmsnorm_forward; their backward checks its type",
+    "numerics.NewtonResult": "result record (dataclass) returned by newton / newton_minimize, never an input",
+    "training.ParamCount": "result record (NamedTuple) returned by count_parameters, never an input",
+    "training.AccumulationResult": "result record (dataclass) returned by accumulate_gradients, never an input",
+    "training.PackedBatch": "result record (dataclass) returned by pack_sft_examples, never an input",
+    "training.TrainingMemory": "result record (dataclass) returned by training_memory, never an input",
+    "training.SavedTensor": "result record (dataclass) filled in by SavedTensorCounter, never an input",
+}
+
+# ==== TEMPORARY: the lead empties these two lists =============================================
+# Names that fail the sweep today, in modules this change did not edit. Each entry says what
+# fails. test_pending_entries_still_fail fails as soon as an entry passes (or is no longer
+# public), so the lists shrink as the modules are fixed and cannot go stale.
+# `python tests/core/test_bad_input_sweep.py` prints the current failures, one per name.
+
+# (a) Subpackages being written right now (inference, tokenizers): fix, add a recipe, or excuse.
+PENDING_IN_PROGRESS: dict[str, str] = {
+    "inference.BlockManager": "needs a CALLS recipe (two required arguments)",
+    "inference.GPUSpec": "needs a CALLS recipe, or EXCUSED if it is a plain record",
+    "inference.ModelShape": "needs a CALLS recipe, or EXCUSED if it is a plain record",
+    "inference.PagedKVCacheView": "needs a CALLS recipe (five required arguments)",
+    "inference.PagedKVPool": "needs a CALLS recipe (keyword-only constructor)",
+    "inference.RankShard": "needs a CALLS recipe, or EXCUSED if it is a plain record",
+    "inference.Request": "needs a CALLS recipe (three required arguments)",
+    "inference.Scheduler": "needs a CALLS recipe (three required arguments)",
+    "inference.SchedulerOutput": "accepts every bad value silently: EXCUSED as a result record, or validate",
+    "inference.ShardPlan": "needs a CALLS recipe, or EXCUSED if it is a plain record",
+    "inference.SimResult": "needs a CALLS recipe, or EXCUSED if it is a plain record",
+    "inference.StepCost": "needs a CALLS recipe, or EXCUSED if it is a plain record",
+    "inference.StepStats": "accepts every bad value silently: EXCUSED as a result record, or validate",
+    "inference.Trace": "needs a CALLS recipe, or EXCUSED if it is a plain record",
+    "inference.causal_block_schedule": "needs a CALLS recipe",
+    "inference.distributed_attention_forward": "needs a CALLS recipe",
+    "inference.drive_engine": "needs a CALLS recipe",
+    "inference.flash_attn_backward": "needs a CALLS recipe",
+    "inference.flash_attn_forward": "needs a CALLS recipe",
+    "inference.flash_attn_func": "needs a CALLS recipe",
+    "inference.flash_decoding": "needs a CALLS recipe",
+    "inference.hash_block_tokens": "needs a CALLS recipe",
+    "inference.heuristic_num_splits": "needs a CALLS recipe",
+    "inference.kv_capacity_tokens": "needs a CALLS recipe",
+    "inference.kv_transfer_time": "needs a CALLS recipe",
+    "inference.merge_attention_partials": "needs a CALLS recipe",
+    "inference.paged_attention": "needs a CALLS recipe",
+    "inference.paged_batch": "needs a CALLS recipe",
+    "inference.plan_attention_shards": "needs a CALLS recipe",
+    "inference.poisson_trace": "needs a CALLS recipe",
+    "inference.shard_attention": "needs a CALLS recipe",
+    "inference.simulate": "needs a CALLS recipe",
+    "inference.slot_of": "needs a CALLS recipe",
+    "inference.split_k_matmul": "needs a CALLS recipe",
+    "inference.split_kv_attention": "needs a CALLS recipe",
+    "inference.step_cost": "needs a CALLS recipe",
+    "inference.step_time": "needs a CALLS recipe",
+    "inference.tensor_parallel_attention": "needs a CALLS recipe",
+    "inference.valid_tp_sizes": "needs a CALLS recipe",
+    "tokenizers.ByteLevelBPE": "needs a CALLS recipe",
+    "tokenizers.bytes_to_unicode": "takes no argument: EXCUSED with that reason",
+    "tokenizers.load_tokenizer_json": (
+        "None/nan/list give open()'s TypeError without the name 'path'; a missing file gives FileNotFoundError "
+        "(right for a path: give it a recipe with allow=('str',))"
+    ),
+    "tokenizers.pretokenize": "a string is valid text: give it a recipe with allow=('str',)",
+    "tokenizers.save_tokenizer_json": "needs a CALLS recipe",
+}
+
+# (b) Finished modules outside this change (one-line diagnosis each; the fix belongs to their owner).
+PENDING_FIXES: dict[str, str] = {}
+
+PENDING = {**PENDING_IN_PROGRESS, **PENDING_FIXES}
+
+# TEMPORARY as well: subpackages without __all__ (linalg, being edited by others). Their names
+# are found through what the package imports from its own modules, which works, but ``__all__``
+# is the contract the sweep is built on.
+MISSING_ALL = {"linalg"}
+
+
+TARGETS = _all_targets()
+
+
+def _call_quietly(fn, value):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # numerical warnings on the way to the error do not matter
+        return fn(value)
+
+
+def _mentions(message: str, arg: str) -> bool:
+    """Whether ``arg`` appears as a word (``lengths must``, ``betas[0]``, ``state_dict['state']``)."""
+    return re.search(rf"(?<![A-Za-z0-9_]){re.escape(arg)}(?![A-Za-z0-9_])", message) is not None
+
+
+def _sweep(qualname: str) -> list[str]:
+    """Return one line per failure (empty when the name passes)."""
+    obj = _obj(qualname)
+    recipe = CALLS.get(qualname)
+    if recipe is None:
+        arg = _auto_arg(obj)
+        if arg is None:
+            return [
+                f"{qualname}: no CALLS recipe and not callable with one argument; add a recipe or an EXCUSED reason"
+            ]
+        fn = obj
+    else:
+        arg = recipe.arg or _auto_arg(obj) or next(iter(inspect.signature(obj).parameters))
+        fn = recipe.call
+        try:
+            _call_quietly(fn, recipe.valid())
+        except Exception as exc:  # the recipe itself must be a valid call
+            return [f"{qualname}: the recipe's valid call raised {type(exc).__name__}: {exc}"]
+    failures = []
+    for label, bad in BAD_VALUES.items():
+        if recipe is not None and label in recipe.allow:
+            continue
+        try:
+            _call_quietly(fn, bad)
+        except ACCEPTED as exc:
+            if not _mentions(str(exc), arg):
+                failures.append(f"{qualname}({label}): {type(exc).__name__} does not name {arg!r}: {exc}")
+        except Exception as exc:
+            failures.append(f"{qualname}({label}): {type(exc).__name__} instead of TypeError/ValueError: {exc}")
+        else:
+            failures.append(f"{qualname}({label}): accepted silently")
+    return failures
+
+
+@pytest.mark.parametrize("qualname", [q for q in TARGETS if q not in EXCUSED and q not in PENDING])
+def test_bad_first_argument_raises_a_clear_error(qualname):
+    if qualname in IMPORT_ERRORS:
+        pytest.fail(f"interviewlib.{qualname.split('.')[0]} does not import: {IMPORT_ERRORS[qualname]}")
+    failures = _sweep(qualname)
+    assert not failures, "\n".join(failures)
+
+
+def test_registry_is_consistent():
+    names = set(TARGETS)
+    stale = sorted((set(CALLS) | set(EXCUSED) | set(PENDING)) - names)
+    assert not stale, f"entries for names that are no longer public (remove them): {stale}"
+    # a PENDING name may already have its recipe (it fails in the module, not for want of one)
+    both = sorted(set(EXCUSED) & (set(CALLS) | set(PENDING)))
+    assert not both, f"EXCUSED names must not also be swept: {both}"
+    assert not set(PENDING_IN_PROGRESS) & set(PENDING_FIXES), "a name is in both PENDING lists"
+    assert all(reason.strip() for reason in EXCUSED.values()), "every EXCUSED entry needs its reason"
+    for qualname, recipe in CALLS.items():
+        first = _auto_arg(_obj(qualname))
+        if recipe.arg is not None and recipe.arg != first:
+            assert recipe.why, f"{qualname}: a recipe that sweeps {recipe.arg!r} instead of the first argument says why"
+        assert set(recipe.allow) <= set(BAD_VALUES), f"{qualname}: allow names unknown bad values {recipe.allow}"
+        assert not recipe.allow or recipe.why, f"{qualname}: a recipe that allows {recipe.allow} says why"
+
+
+def test_every_subpackage_declares___all__():
+    importable = [s for s in _subpackages() if f"{s}.<import>" not in IMPORT_ERRORS]
+    missing = sorted(s for s in importable if not hasattr(importlib.import_module(f"interviewlib.{s}"), "__all__"))
+    assert missing == sorted(MISSING_ALL), (
+        f"subpackages without __all__: {missing} (MISSING_ALL is {sorted(MISSING_ALL)})"
+    )
+
+
+@pytest.mark.parametrize("qualname", sorted(PENDING))
+def test_pending_entries_still_fail(qualname):
+    # once the owner fixes a name (or it gets a recipe) this fails: move it out of PENDING
+    if qualname not in TARGETS:
+        pytest.fail(f"{qualname} is no longer public; remove it from PENDING")
+    assert _sweep(qualname), f"{qualname} passes the sweep now: remove it from PENDING"
+
+
+if __name__ == "__main__":  # print the current failures, one line per failing name
+    for q in TARGETS:
+        if q in IMPORT_ERRORS:
+            print(f"{q}: {IMPORT_ERRORS[q]}")
+        elif q not in EXCUSED:
+            found = _sweep(q)
+            if found:
+                print(found[0])
