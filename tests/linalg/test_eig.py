@@ -251,12 +251,26 @@ def test_eigh_wilkinson_glued_and_ones(method):
 
 
 @pytest.mark.parametrize("method", METHODS)
-@pytest.mark.parametrize("scale", [1e-200, 1e-5, 1e150])
+@pytest.mark.parametrize("scale", [1e-300, 1e-200, 1e-5, 1e150, 1e155, 1e300])
 def test_eigh_scale_invariant_no_under_or_overflow(method, scale):
     A = _sym(15, seed=4)
     w, V = eigh(A * scale, method=method)
     assert np.all(np.isfinite(w)) and np.all(np.isfinite(V))
     _assert_backward_stable(A, w / scale, V)
+
+
+@pytest.mark.parametrize("method", METHODS)
+@pytest.mark.parametrize("scale", [1e155, 1e200, 1e307])
+def test_eigh_huge_entries_match_numpy(method, scale):
+    # Regression: with entries near 1e155, ||A||_F overflowed, every rotation was skipped
+    # and Jacobi silently returned the diagonal. LAPACK (numpy) scales internally.
+    A = _sym(12, seed=5) * scale
+    w, V = eigh(A, method=method)
+    w_ref = np.linalg.eigvalsh(A)
+    atol = BACKWARD_FACTOR * 12 * EPS * np.abs(w_ref).max() / scale  # backward stable: O(n eps ||A||)
+    np.testing.assert_allclose(w / scale, w_ref / scale, rtol=0, atol=atol)
+    assert not np.allclose(np.sort(np.diag(A)) / scale, w / scale, atol=1e-3)  # not the diagonal
+    np.testing.assert_allclose(np.abs(np.sum(V * np.linalg.eigh(A)[1], axis=0)), 1.0, atol=1e-8)
 
 
 def test_eigh_tridiagonal_exact_on_diagonal_and_split_matrices():

@@ -19,7 +19,7 @@ import numpy as np
 from .._rng import as_generator
 from .._validation import as_float_array, as_matrix, check_option, check_scalar
 from .svd import _jacobi_rotation, _round_robin
-from .tridiagonal import _tridiagonal_eigh_core
+from .tridiagonal import _pow2, _tridiagonal_eigh_core
 
 __all__ = ["power_iteration", "rayleigh_quotient_iteration", "eigh"]
 
@@ -237,6 +237,11 @@ _MAX_SWEEPS = 50
 
 def _jacobi_eigh_core(A: np.ndarray) -> tuple[np.ndarray, np.ndarray, list[float]]:
     """Cyclic Jacobi on a symmetric ``A`` (n, n); returns unsorted ``(w, V, off_history)``."""
+    # Work on A / 2^k with max|A / 2^k| in [0.5, 1) (exact), as svd and the tridiagonal route
+    # do: ||A||_F and the squares in the rotation formulas then cannot overflow (entries
+    # ~1e155 would otherwise make ||A||_F = inf and stop every rotation) or underflow.
+    scale = _pow2(float(np.max(np.abs(A))))
+    A = A / scale
     n = A.shape[0]
     N = n + (n % 2)  # pad with a decoupled zero row/column (its apq is always 0)
     Z = np.zeros((N, 2 * N))  # [A | V^T]: one gather/scatter rotates rows of A and of V^T
@@ -267,7 +272,7 @@ def _jacobi_eigh_core(A: np.ndarray) -> tuple[np.ndarray, np.ndarray, list[float
             Z[:N, p], Z[:N, q] = Ap * c - Aq * s, Ap * s + Aq * c  # columns: (J^T A) J
             Z[p, q] = Z[q, p] = 0.0  # zero by construction; remove the rounding residue
         if not rotated:
-            return np.diag(Z[:n, :n]).copy(), Z[:n, N : N + n].T.copy(), history
+            return np.diag(Z[:n, :n]) * scale, Z[:n, N : N + n].T.copy(), history
     raise np.linalg.LinAlgError(f"Jacobi eigenvalue iteration did not converge in {_MAX_SWEEPS} sweeps.")
 
 
@@ -281,8 +286,12 @@ def eigh(A, *, method: str | None = None, return_history: bool = False):
     method : {"tridiagonal", "jacobi"} or None
         ``"tridiagonal"``: Householder tridiagonalisation, Sturm-sequence multisection for
         the eigenvalues, inverse iteration for the eigenvectors (fast; LAPACK's
-        ``dsyevx`` route). ``"jacobi"``: cyclic Jacobi rotations on ``A`` (simple, slower,
-        more accurate for graded matrices). ``None`` (default) means ``"tridiagonal"``,
+        ``dstebz`` + ``dstein``, the route ``dsyevx`` takes for part of the spectrum;
+        ``numpy.linalg.eigh`` runs ``dsyevd``, divide and conquer, and
+        ``scipy.linalg.eigh`` by default ``dsyevr``, MRRR). ``"jacobi"``: cyclic Jacobi
+        rotations on ``A`` (simple, slower, more accurate for graded matrices; ``A`` is
+        first divided by a power of two near ``max|A|``, so entries near the overflow
+        threshold work). ``None`` (default) means ``"tridiagonal"``,
         or ``"jacobi"`` when ``return_history`` is set (the history is Jacobi's).
     return_history : bool
         Also return the relative off-diagonal norm ``||off(A_k)||_F / ||A||_F`` at the

@@ -1,6 +1,7 @@
 r"""Symmetric eigensolver by tridiagonal reduction (question q01-05).
 
-The textbook route of LAPACK's ``dsyevx`` in three vectorised steps:
+The bisection-and-inverse-iteration route of LAPACK (``dstebz`` + ``dstein``, what ``dsyevx``
+does for part of the spectrum) in three vectorised steps:
 
 1. Householder reduction ``Q^T A Q = T`` to a symmetric tridiagonal ``T`` (``n - 2``
    symmetric rank-2 updates, ``4n^3/3`` flops).
