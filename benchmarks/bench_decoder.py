@@ -80,16 +80,15 @@ def run() -> list[Result]:
             cache_a.advance(S)
             x_new, rope_new = torch.randn(4, 1, 512), rope(torch.tensor([S]))
 
-            def step(module, cache):
-                out = module(x_new, rope_new, cache=cache)  # writes position S (overwritten each repeat)
-                return out
+            def step(module, cache, x=x_new, r=rope_new):
+                return module(x, r, cache=cache)  # writes position S (overwritten each repeat)
 
             results.append(
                 compare(
                     "MLA decode step: absorbed (ours) vs naive K/V decompression (ours)",
                     f"B=4 H=16 d_c=128 d_R=32 S={S}",
-                    lambda: step(absorbed, cache_a),
-                    lambda: step(naive, cache_n),
+                    lambda step=step, c=cache_a: step(absorbed, c),
+                    lambda step=step, c=cache_n: step(naive, c),
                     error=_max_err,
                     repeats=7,
                 )
