@@ -16,6 +16,7 @@ The tensor half, the pool of K/V blocks that a block table indexes, is in
 from __future__ import annotations
 
 import hashlib
+import numbers
 from collections import OrderedDict
 from collections.abc import Sequence
 
@@ -43,6 +44,13 @@ def hash_block_tokens(parent_hash: bytes | None, token_ids: Sequence[int]) -> by
     bytes
         32-byte SHA-256 digest of ``parent_hash`` followed by the token ids as int64.
 
+    Raises
+    ------
+    TypeError
+        If ``parent_hash`` is neither bytes nor None, or ``token_ids`` is not a sequence of int.
+    ValueError
+        If a token id does not fit in int64.
+
     Notes
     -----
     Chaining makes the hash name the whole prefix up to and including this block: two
@@ -58,6 +66,25 @@ def hash_block_tokens(parent_hash: bytes | None, token_ids: Sequence[int]) -> by
     >>> hash_block_tokens(h0, [3, 4]) == hash_block_tokens(hash_block_tokens(None, [9, 9]), [3, 4])
     False
     """
+    if parent_hash is not None and not isinstance(parent_hash, bytes):
+        raise TypeError(
+            f"parent_hash must be bytes (the previous block's hash) or None; got {type(parent_hash).__name__}."
+        )
+    _check_token_ids(token_ids, "token_ids")
+    return _hash_block_tokens(parent_hash, token_ids)
+
+
+def _check_token_ids(token_ids: object, name: str) -> None:
+    if isinstance(token_ids, (str, bytes)) or not isinstance(token_ids, Sequence):
+        raise TypeError(f"{name} must be a sequence of int token ids; got {type(token_ids).__name__}.")
+    for t in token_ids:
+        if isinstance(t, bool) or not isinstance(t, numbers.Integral):
+            raise TypeError(f"{name} must hold int token ids; got {type(t).__name__} {t!r}.")
+        if not -(2**63) <= t < 2**63:
+            raise ValueError(f"{name} must hold token ids that fit in int64 (they are hashed as 8 bytes); got {t}.")
+
+
+def _hash_block_tokens(parent_hash: bytes | None, token_ids: Sequence[int]) -> bytes:
     h = hashlib.sha256(parent_hash or b"root")
     for t in token_ids:
         h.update(int(t).to_bytes(8, "little", signed=True))
@@ -67,12 +94,28 @@ def hash_block_tokens(parent_hash: bytes | None, token_ids: Sequence[int]) -> by
 def slot_of(block_table: Sequence[int], position: int, block_size: int) -> int:
     r"""Physical slot of token ``position``: ``block_table[position // B] * B + position % B``.
 
+    Raises
+    ------
+    TypeError, ValueError
+        If ``block_table`` is not a sequence of int, ``position`` is not an int >= 0,
+        ``block_size`` not an int >= 1, or the table has no block for ``position``.
+
     Examples
     --------
     >>> slot_of([7, 2], 5, 4)  # position 5 is offset 1 of logical block 1 = physical block 2
     9
     """
-    return block_table[position // block_size] * block_size + position % block_size
+    if isinstance(block_table, (str, bytes)) or not isinstance(block_table, Sequence):
+        raise TypeError(f"block_table must be a sequence of int block ids; got {type(block_table).__name__}.")
+    position = check_int(position, "position")
+    block_size = check_int(block_size, "block_size", low=1)
+    if position // block_size >= len(block_table):
+        raise ValueError(
+            f"position {position} needs logical block {position // block_size}, but block_table has only "
+            f"{len(block_table)} blocks (block_size={block_size})."
+        )
+    block = check_int(block_table[position // block_size], f"block_table[{position // block_size}]")
+    return block * block_size + position % block_size
 
 
 class BlockManager:
@@ -169,6 +212,10 @@ class BlockManager:
         """Physical block ids of ``seq_id``, logical block 0 first (a copy)."""
         return list(self._tables[self._check_seq(seq_id)])
 
+    def num_seq_blocks(self, seq_id: object) -> int:
+        """Length of ``seq_id``'s block table (no copy)."""
+        return len(self._tables[self._check_seq(seq_id)])
+
     def num_tokens(self, seq_id: object) -> int:
         """Token positions reserved for ``seq_id``."""
         return self._num_tokens[self._check_seq(seq_id)]
@@ -181,7 +228,9 @@ class BlockManager:
         table, n = self._tables[self._check_seq(seq_id)], self._num_tokens[seq_id]
         start, stop = check_int(start, "start"), check_int(stop, "stop")
         if not start <= stop <= n:
-            raise ValueError(f"positions must satisfy 0 <= start <= stop <= {n} (tokens of {seq_id!r}); got {start}, {stop}.")
+            raise ValueError(
+                f"positions must satisfy 0 <= start <= stop <= {n} (tokens of {seq_id!r}); got {start}, {stop}."
+            )
         bs = self.block_size
         return [table[p // bs] * bs + p % bs for p in range(start, stop)]
 
@@ -195,7 +244,7 @@ class BlockManager:
             return []
         hits, parent, bs = [], None, self.block_size
         for i in range(len(token_ids) // bs):
-            parent = hash_block_tokens(parent, token_ids[i * bs : (i + 1) * bs])
+            parent = _hash_block_tokens(parent, token_ids[i * bs : (i + 1) * bs])
             block = self._hash_to_block.get(parent)
             if block is None:
                 break
@@ -204,7 +253,12 @@ class BlockManager:
 
     # ------------------------------------------------------------------ mutations
     def allocate(
-        self, seq_id: object, num_tokens: int, *, token_ids: Sequence[int] | None = None, max_cached_tokens: int | None = None
+        self,
+        seq_id: object,
+        num_tokens: int,
+        *,
+        token_ids: Sequence[int] | None = None,
+        max_cached_tokens: int | None = None,
     ) -> int:
         r"""Create the block table of a new sequence with room for ``num_tokens`` positions.
 
@@ -274,7 +328,7 @@ class BlockManager:
         if num_new_tokens == 0:
             return []
         cow = n % self.block_size != 0 and self._ref[table[-1]] > 1  # writing into a shared block
-        need = self.blocks_needed(n + num_new_tokens) - len(table) + int(cow)
+        need = -(-(n + num_new_tokens) // self.block_size) - len(table) + int(cow)
         if need > len(self._free):
             raise NoFreeBlocksError(
                 f"{seq_id!r} needs {need} more blocks for {num_new_tokens} tokens; only {len(self._free)} are free."
@@ -288,6 +342,10 @@ class BlockManager:
         table.extend(self._pop_free() for _ in range(need - int(cow)))
         self._num_tokens[seq_id] = n + num_new_tokens
         return copies
+
+    def append(self, seq_id: object, num_new_tokens: int = 1) -> list[tuple[int, int]]:
+        """Alias of :meth:`append_slots` (one token by default)."""
+        return self.append_slots(seq_id, num_new_tokens)
 
     def fork(self, parent_id: object, child_id: object) -> None:
         """Give ``child_id`` the blocks of ``parent_id``, shared (refcount + 1 each)."""
@@ -349,10 +407,10 @@ class BlockManager:
         parent = self._block_hash.get(table[start - 1]) if start else None
         if start and parent is None:  # the previous block's hash was not kept (dedup): recompute the chain
             for i in range(start):
-                parent = hash_block_tokens(parent, token_ids[i * bs : (i + 1) * bs])
+                parent = _hash_block_tokens(parent, token_ids[i * bs : (i + 1) * bs])
         added = 0
         for i in range(start, full):
-            parent = hash_block_tokens(parent, token_ids[i * bs : (i + 1) * bs])
+            parent = _hash_block_tokens(parent, token_ids[i * bs : (i + 1) * bs])
             b = table[i]
             if parent not in self._hash_to_block and b not in self._block_hash:
                 self._hash_to_block[parent] = b

@@ -44,9 +44,11 @@ class PagedKVPool:
     One block of one layer holds ``2 * block_size * H_kv * d_head`` numbers: the keys and the
     values of ``block_size`` consecutive tokens of one sequence, all KV heads. It stores no
     token ids, positions or sequence ids; those live in the block manager (block table,
-    refcount, content hash). vLLM V1's FlashAttention backend allocates one tensor per layer
-    of shape ``(2, num_blocks, block_size, num_kv_heads, head_size)``. Zero-initialised, so a
-    padded read of a never-written slot is finite. See question q09-06.
+    refcount, content hash). vLLM 0.33.0 describes its cache as a logical
+    ``[layer, block, kv_head, token, content]`` tensor whose memory order the attention
+    backend chooses (``vllm/v1/kv_cache_layout.py``); the FlashAttention backend keeps K and
+    V side by side in the content axis. Zero-initialised, so a padded read of a never-written
+    slot is finite. See question q09-06.
 
     Examples
     --------
@@ -115,7 +117,9 @@ class PagedKVPool:
         return t[layer].view(self.num_slots, self.n_kv_heads, self.head_dim)  # (N_slots, H_kv, d_h)
 
 
-def _slot_table(block_tables: torch.Tensor, context_lens: torch.Tensor, block_size: int) -> tuple[torch.Tensor, torch.Tensor]:
+def _slot_table(
+    block_tables: torch.Tensor, context_lens: torch.Tensor, block_size: int
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Left-padded slots (B, S) of every row's positions ``0..len-1`` and the key mask (B, S)."""
     S = int(context_lens.max())
     col = torch.arange(S, device=block_tables.device)  # (S,)
@@ -196,9 +200,13 @@ def paged_attention(
             f"block_tables and context_lens must have B={B} rows; got {tuple(block_tables.shape)}, {tuple(context_lens.shape)}."
         )
     if d != pool.head_dim or H % pool.n_kv_heads:
-        raise ValueError(f"q must have d_head={pool.head_dim} and H divisible by {pool.n_kv_heads}; got {tuple(q.shape)}.")
+        raise ValueError(
+            f"q must have d_head={pool.head_dim} and H divisible by {pool.n_kv_heads}; got {tuple(q.shape)}."
+        )
     if block_tables.numel() and (int(block_tables.min()) < 0 or int(block_tables.max()) >= pool.num_blocks):
-        raise ValueError(f"block_tables must hold block ids in [0, {pool.num_blocks}); got [{block_tables.min()}, {block_tables.max()}].")
+        raise ValueError(
+            f"block_tables must hold block ids in [0, {pool.num_blocks}); got [{block_tables.min()}, {block_tables.max()}]."
+        )
     if int(context_lens.min()) < T or int(context_lens.max()) > block_tables.shape[1] * pool.block_size:
         raise ValueError(
             f"context_lens must lie in [T={T}, max_blocks*block_size={block_tables.shape[1] * pool.block_size}]; "
@@ -221,6 +229,24 @@ class PagedKVCacheView(KVCache):
     ``max_len = S``. :meth:`update` scatters the real new keys/values to their slots and
     returns every row's keys/values (B, H_kv, S, d_head) gathered through its block table.
 
+    Parameters
+    ----------
+    pool : PagedKVPool
+        Where the keys and values live.
+    write_slots : torch.Tensor, shape (N,), integer
+        Pool slots of the ``N`` real new tokens.
+    write_index : (torch.Tensor, torch.Tensor), each shape (N,), integer
+        Row and column of each of those tokens in the left-padded (B, T) batch.
+    read_slots : torch.Tensor, shape (B, S), integer
+        Pool slot of every (row, position) read back, left-padded.
+    T : int
+        New positions per row after padding (``1 <= T <= S``).
+
+    Raises
+    ------
+    TypeError, ValueError
+        On a wrong type, shape or dtype, slots outside the pool, or ``T`` outside ``[1, S]``.
+
     Notes
     -----
     Left padding makes the model's bottom-right causal mask exact for every row (query ``i``
@@ -230,7 +256,27 @@ class PagedKVCacheView(KVCache):
     and their outputs are discarded. See question q09-06.
     """
 
-    def __init__(self, pool: PagedKVPool, write_slots: torch.Tensor, write_index: tuple, read_slots: torch.Tensor, T: int):
+    def __init__(
+        self, pool: PagedKVPool, write_slots: torch.Tensor, write_index: tuple, read_slots: torch.Tensor, T: int
+    ):
+        if not isinstance(pool, PagedKVPool):
+            raise TypeError(f"pool must be a PagedKVPool; got {type(pool).__name__}.")
+        check_tensor(write_slots, "write_slots", ndim=1, layout="(N,)", floating=False)
+        check_tensor(read_slots, "read_slots", ndim=2, layout="(B, S)", floating=False)
+        if not isinstance(write_index, tuple) or len(write_index) != 2:
+            raise TypeError(f"write_index must be a (rows, cols) tuple of tensors; got {type(write_index).__name__}.")
+        for name, t in zip(("write_index[0]", "write_index[1]"), write_index):
+            check_tensor(t, name, ndim=1, layout="(N,)", floating=False)
+            if t.shape != write_slots.shape:
+                raise ValueError(
+                    f"{name} must have the shape of write_slots {tuple(write_slots.shape)}; got {tuple(t.shape)}."
+                )
+        for name, t in (("write_slots", write_slots), ("read_slots", read_slots)):
+            if t.numel() and (int(t.min()) < 0 or int(t.max()) >= pool.num_slots):
+                raise ValueError(f"{name} must hold pool slots in [0, {pool.num_slots}); got [{t.min()}, {t.max()}].")
+        T = check_int(T, "T", low=1)
+        if T > read_slots.shape[1]:
+            raise ValueError(f"T must be <= S = read_slots.shape[1] = {read_slots.shape[1]}; got {T}.")
         super().__init__(n_layers=pool.n_layers, max_len=read_slots.shape[1])
         self.pool = pool
         self.length = read_slots.shape[1] - T
@@ -242,7 +288,9 @@ class PagedKVCacheView(KVCache):
     def update(self, layer_idx: int, *new: torch.Tensor) -> tuple[torch.Tensor, ...]:
         layer_idx = check_int(layer_idx, "layer_idx")
         if layer_idx >= self.n_layers or len(new) != 2:
-            raise ValueError(f"a paged view stores (k, v) for layers < {self.n_layers}; got layer {layer_idx}, {len(new)} tensors.")
+            raise ValueError(
+                f"a paged view stores (k, v) for layers < {self.n_layers}; got layer {layer_idx}, {len(new)} tensors."
+            )
         k, v = new  # (B, H_kv, T, d_h) each
         rows, cols = self._write_index
         self.pool.write(layer_idx, self._write_slots, k[rows, :, cols], v[rows, :, cols])  # (N, H_kv, d_h)
@@ -302,6 +350,12 @@ def paged_batch(
     if len(rows) == 0:
         raise ValueError("rows must hold at least one sequence; got none.")
     bs = pool.block_size
+    for b, r in enumerate(rows):
+        if len(r) != 3:
+            raise ValueError(f"rows[{b}] must be (token_ids, start, block_table); got {len(r)} items.")
+        check_int(r[1], f"rows[{b}] start")
+        if any(not 0 <= blk < pool.num_blocks for blk in r[2]):
+            raise ValueError(f"rows[{b}]'s block table must hold block ids in [0, {pool.num_blocks}); got {list(r[2])}.")
     T = max(len(r[0]) for r in rows)
     lens = [r[1] + len(r[0]) for r in rows]
     S = max(lens)
@@ -315,7 +369,9 @@ def paged_batch(
         if t == 0:
             raise ValueError(f"rows[{b}] has no new tokens; every row must add at least one.")
         if len(table) * bs < n:
-            raise ValueError(f"rows[{b}]'s block table of {len(table)} blocks cannot hold {n} positions (block_size={bs}).")
+            raise ValueError(
+                f"rows[{b}]'s block table of {len(table)} blocks cannot hold {n} positions (block_size={bs})."
+            )
         slots = [table[p // bs] * bs + p % bs for p in range(n)]
         idx[b, T - t :] = torch.as_tensor(list(tokens), dtype=torch.long)
         pos[b, T - t :] = torch.arange(start, n)
