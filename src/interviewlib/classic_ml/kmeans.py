@@ -1,4 +1,4 @@
-"""K-means clustering: Lloyd's algorithm with k-means++ seeding.
+"""K-means clustering: Lloyd's algorithm with k-means++ seeding, optionally weighted.
 
 See question q05-01.
 """
@@ -9,6 +9,9 @@ import numpy as np
 
 from interviewlib._rng import as_generator
 from interviewlib._validation import as_float_array, as_matrix, check_is_fitted, check_option, check_scalar
+from interviewlib.classic_ml._checks import check_sample_weight, reject_sparse
+
+_DENSE = "a dense array_like of shape (n_samples, n_features)"
 
 __all__ = ["KMeans", "kmeans_plusplus", "squared_distances"]
 
@@ -42,6 +45,8 @@ def squared_distances(X: np.ndarray, C: np.ndarray) -> np.ndarray:
     >>> squared_distances([[0.0, 0.0], [3.0, 4.0]], [[0.0, 0.0]]).ravel().tolist()
     [0.0, 25.0]
     """
+    reject_sparse(X, "X", _DENSE)
+    reject_sparse(C, "C", "a dense array_like of shape (k, n_features)")
     X = as_matrix(X, "X")
     C = as_matrix(C, "C")
     if X.shape[1] != C.shape[1]:
@@ -55,19 +60,23 @@ def _sqdist(X: np.ndarray, C: np.ndarray) -> np.ndarray:
     return np.maximum(D, 0.0)
 
 
-def kmeans_plusplus(X, n_clusters: int, *, rng=None) -> np.ndarray:
+def kmeans_plusplus(X, n_clusters: int, *, sample_weight=None, rng=None) -> np.ndarray:
     r"""k-means++ seeding (Arthur & Vassilvitskii 2007).
 
     The first centre is a uniformly drawn point; each next centre is drawn with
     probability proportional to :math:`D(x)^2`, the squared distance to the nearest centre
     chosen so far. The expected inertia of the seeding alone is within
-    :math:`8(\ln k + 2)` of the optimum.
+    :math:`8(\ln k + 2)` of the optimum. With weights the first draw is proportional to
+    :math:`w_i` and the next ones to :math:`w_i D(x_i)^2` (scikit-learn's rule), which is
+    the unweighted rule on data where point :math:`i` is repeated :math:`w_i` times.
 
     Parameters
     ----------
     X : array_like, shape (n, d)
     n_clusters : int
         Number of centres, ``1 <= n_clusters <= n``.
+    sample_weight : array_like, shape (n,), optional
+        Non-negative weights with a positive sum; ``None`` means all ones.
     rng : numpy.random.Generator, int or None
 
     Returns
@@ -78,7 +87,9 @@ def kmeans_plusplus(X, n_clusters: int, *, rng=None) -> np.ndarray:
     Raises
     ------
     ValueError
-        On bad shapes, non-finite values or ``n_clusters > n``.
+        On bad shapes, non-finite values, ``n_clusters > n`` or bad ``sample_weight``.
+    TypeError
+        If ``X`` is a scipy.sparse matrix (dense input only).
 
     Notes
     -----
@@ -96,37 +107,45 @@ def kmeans_plusplus(X, n_clusters: int, *, rng=None) -> np.ndarray:
     >>> sorted(round(float(c[0])) for c in C)
     [0, 10]
     """
+    reject_sparse(X, "X", _DENSE)
     X = as_matrix(X, "X", allow_empty=False)
     n_clusters = check_scalar(n_clusters, "n_clusters", kind="int", low=1, high=X.shape[0])
-    return _kmeans_plusplus_core(X, n_clusters, as_generator(rng))
+    w = None if sample_weight is None else check_sample_weight(sample_weight, X.shape[0])
+    return _kmeans_plusplus_core(X, n_clusters, as_generator(rng), w)
 
 
-def _kmeans_plusplus_core(X: np.ndarray, k: int, rng: np.random.Generator) -> np.ndarray:
+def _kmeans_plusplus_core(X: np.ndarray, k: int, rng: np.random.Generator, w: np.ndarray | None = None) -> np.ndarray:
     n = X.shape[0]
-    idx = [int(rng.integers(n))]
+    # unweighted draws stay uniform integers, so seeded results do not change when weights are all ones
+    idx = [int(rng.integers(n)) if w is None else int(rng.choice(n, p=w / w.sum()))]
     d2 = _sqdist(X, X[idx])[:, 0]
     for _ in range(1, k):
-        total = d2.sum()
-        # all remaining points coincide with a centre: fall back to a uniform draw
-        j = int(rng.choice(n, p=d2 / total)) if total > 0 else int(rng.integers(n))
+        pot = d2 if w is None else w * d2
+        total = pot.sum()
+        if total > 0:
+            j = int(rng.choice(n, p=pot / total))
+        else:  # every point of positive weight coincides with a centre: draw by weight alone
+            j = int(rng.integers(n)) if w is None else int(rng.choice(n, p=w / w.sum()))
         idx.append(j)
         d2 = np.minimum(d2, _sqdist(X, X[j : j + 1])[:, 0])
     return X[idx].copy()
 
 
 class KMeans:
-    r"""K-means clustering by Lloyd's algorithm.
+    r"""K-means clustering by Lloyd's algorithm, optionally with sample weights.
 
-    Minimises the inertia :math:`J=\sum_i \|x_i-\mu_{c(i)}\|^2` by alternating the
+    Minimises the inertia :math:`J=\sum_i w_i\|x_i-\mu_{c(i)}\|^2` by alternating the
     assignment step (each point to its nearest centre) and the update step (each centre to
-    the mean of its points). Neither step can increase :math:`J`, and there are finitely
-    many partitions, so the algorithm stops at a local minimum.
+    the weighted mean of its points). Neither step can increase :math:`J`, and there are
+    finitely many partitions, so the algorithm stops at a local minimum. Without weights
+    :math:`w_i = 1`.
 
     Parameters
     ----------
     n_clusters : int, default 8
     init : {"k-means++", "random"} or array_like of shape (n_clusters, d), default "k-means++"
-        ``"random"`` picks ``n_clusters`` distinct data points uniformly.
+        ``"random"`` picks ``n_clusters`` distinct data points, with probability
+        proportional to their weight (uniformly without weights).
     n_init : int, default 1
         Number of restarts (ignored when ``init`` is an array); the lowest inertia wins.
     max_iter : int, default 300
@@ -140,16 +159,30 @@ class KMeans:
     cluster_centers_ : numpy.ndarray, shape (n_clusters, d)
     labels_ : numpy.ndarray of int, shape (n,)
     inertia_ : float
+        Weighted sum of squared distances to the nearest centre.
     n_iter_ : int
         Lloyd iterations of the best run.
 
     Notes
     -----
-    See question q05-01. Empty-cluster policy: a cluster that loses all its points
-    during the update is re-seeded at the point farthest from its current centre (the
-    largest contributor to the inertia), and that point leaves its old cluster's mean, as
+    See question q05-01. Sample weights follow scikit-learn's semantics: centres are
+    weighted means, the inertia is weighted, the seeding draws by weight, and the stopping
+    tolerance stays relative to the unweighted per-feature variance. An integer weight
+    :math:`w_i` gives the same centres and inertia as repeating row :math:`i` :math:`w_i`
+    times. Zero weights are allowed (the point is labelled but pulls on no centre);
+    negative, NaN or infinite weights are rejected (scikit-learn silently accepts
+    negative ones).
+
+    Empty-cluster policy: a cluster whose total weight is zero after the assignment step
+    is re-seeded at the point farthest from its current centre (the largest unweighted
+    contributor to the inertia), and that point leaves its old cluster's mean, as
     scikit-learn does; with several empty clusters the farthest points are used in
-    decreasing order of distance. If all points sit on their centres nothing is moved.
+    decreasing order of distance. If all points sit on their centres nothing is relocated,
+    and a cluster that still has zero weight keeps its previous centre (scikit-learn moves
+    it onto the heaviest cluster's centre instead).
+
+    Only dense input: a scipy.sparse ``X`` raises ``TypeError`` asking for ``X.toarray()``
+    (scikit-learn's ``KMeans`` accepts CSR).
 
     References
     ----------
@@ -161,6 +194,12 @@ class KMeans:
     >>> km = KMeans(n_clusters=2, init=[[0.0, 0.0], [10.0, 0.0]]).fit(X)
     >>> km.labels_.tolist(), float(km.inertia_)
     ([0, 0, 1, 1], 1.0)
+
+    A weight of 3 on the point (0, 1) pulls the first centre to a weighted mean:
+
+    >>> km = KMeans(n_clusters=2, init=[[0.0, 0.0], [10.0, 0.0]]).fit(X, sample_weight=[1, 3, 1, 1])
+    >>> km.cluster_centers_[0].tolist(), float(km.inertia_)
+    ([0.0, 0.75], 1.25)
     """
 
     def __init__(self, *, n_clusters=8, init="k-means++", n_init=1, max_iter=300, tol=1e-4, rng=None):
@@ -171,8 +210,26 @@ class KMeans:
         self.tol = tol
         self.rng = rng
 
-    def fit(self, X) -> KMeans:
-        """Cluster ``X`` (array_like, shape (n, d)); returns ``self``."""
+    def fit(self, X, y=None, sample_weight=None) -> KMeans:
+        """Cluster ``X``; returns ``self``.
+
+        Parameters
+        ----------
+        X : array_like, shape (n, d)
+            Dense data (a scipy.sparse matrix raises ``TypeError``).
+        y : None
+            Ignored; present for scikit-learn API compatibility.
+        sample_weight : array_like, shape (n,), optional
+            Non-negative, finite weights with a positive sum; ``None`` means all ones.
+
+        Raises
+        ------
+        ValueError
+            On bad shapes, non-finite ``X``, bad hyperparameters or bad ``sample_weight``.
+        TypeError
+            If ``X`` is sparse or not numeric.
+        """
+        reject_sparse(X, "X", _DENSE)
         X = as_matrix(X, "X", allow_empty=False)
         n, d = X.shape
         k = check_scalar(self.n_clusters, "n_clusters", kind="int", low=1)
@@ -189,6 +246,12 @@ class KMeans:
             if C0.shape != (k, d):
                 raise ValueError(f"init must have shape (n_clusters, n_features) = {(k, d)}; got {C0.shape}.")
             inits, n_init = [C0], 1
+        w = None if sample_weight is None else check_sample_weight(sample_weight, n)
+        if w is not None and inits is None and self.init == "random" and np.count_nonzero(w) < k:
+            raise ValueError(
+                f'init="random" needs at least n_clusters={k} points of positive sample_weight; '
+                f"got {np.count_nonzero(w)}. Use init=\"k-means++\" or an array of centres."
+            )
         rng = as_generator(self.rng)
         # centre the data (as scikit-learn does) so that the ||x||^2 - 2x.c + ||c||^2 trick loses less precision
         mean = X.mean(axis=0)
@@ -199,10 +262,11 @@ class KMeans:
             if inits is not None:
                 C = inits[r] - mean
             elif self.init == "random":
-                C = Xc[rng.choice(n, size=k, replace=False)].copy()
+                p = None if w is None else w / w.sum()
+                C = Xc[rng.choice(n, size=k, replace=False, p=p)].copy()
             else:
-                C = _kmeans_plusplus_core(Xc, k, rng)
-            out = _lloyd(Xc, C, max_iter, tol_abs)
+                C = _kmeans_plusplus_core(Xc, k, rng, w)
+            out = _lloyd(Xc, C, max_iter, tol_abs, w)
             if best is None or out[2] < best[2]:
                 best = out
         C, labels, inertia, n_iter = best
@@ -215,14 +279,15 @@ class KMeans:
     def predict(self, X) -> np.ndarray:
         """Index of the nearest learned centre for each row of ``X``."""
         check_is_fitted(self, "cluster_centers_")
+        reject_sparse(X, "X", _DENSE)
         X = as_matrix(X, "X")
         if X.shape[1] != self.cluster_centers_.shape[1]:
             raise ValueError(f"X must have {self.cluster_centers_.shape[1]} features; got {X.shape[1]}.")
         return _nearest(X, self.cluster_centers_)
 
-    def fit_predict(self, X) -> np.ndarray:
-        """``fit(X).labels_``."""
-        return self.fit(X).labels_
+    def fit_predict(self, X, y=None, sample_weight=None) -> np.ndarray:
+        """``fit(X, sample_weight=sample_weight).labels_``."""
+        return self.fit(X, sample_weight=sample_weight).labels_
 
 
 def _class_sums(X: np.ndarray, labels: np.ndarray, k: int) -> np.ndarray:
@@ -246,14 +311,17 @@ def _nearest(X: np.ndarray, C: np.ndarray) -> np.ndarray:
     return labels
 
 
-def _lloyd(X: np.ndarray, C: np.ndarray, max_iter: int, tol: float):
+def _lloyd(X: np.ndarray, C: np.ndarray, max_iter: int, tol: float, w: np.ndarray | None = None):
     """Lloyd iterations from centres ``C``; returns (centres, labels, inertia, n_iter).
 
-    The centre sums are updated incrementally: only points whose label changed are
-    subtracted from their old cluster and added to the new one, so late iterations (few
-    changes) cost one distance product and one argmin.
+    ``w`` are the sample weights (``None``: all ones). The weighted centre sums are
+    updated incrementally: only points whose label changed are subtracted from their old
+    cluster and added to the new one, so late iterations (few changes) cost one distance
+    product and one argmin.
     """
     k = C.shape[0]
+    Xw = X if w is None else X * w[:, None]  # weighted rows: the centre sums are sums of these
+    ones = w is None
     n_iter = 0
     labels_old = None
     recompute = True
@@ -263,13 +331,14 @@ def _lloyd(X: np.ndarray, C: np.ndarray, max_iter: int, tol: float):
         # assignment step: argmin_j ||x - c_j||^2 = argmin_j (||c_j||^2 - 2 x.c_j)
         labels = _nearest(X, C)
         if recompute:
-            sums, counts = _class_sums(X, labels, k), np.bincount(labels, minlength=k)
+            sums = _class_sums(Xw, labels, k)
+            counts = np.bincount(labels, weights=None if ones else w, minlength=k).astype(np.float64)
         else:
             moved = np.flatnonzero(labels != labels_old)
             if moved.size:
-                sums += _class_sums(X[moved], labels[moved], k) - _class_sums(X[moved], labels_old[moved], k)
-                counts = np.bincount(labels, minlength=k)
-        # update step: each centre moves to the mean of its points
+                sums += _class_sums(Xw[moved], labels[moved], k) - _class_sums(Xw[moved], labels_old[moved], k)
+                counts = np.bincount(labels, weights=None if ones else w, minlength=k).astype(np.float64)
+        # update step: each centre moves to the (weighted) mean of its points; "empty" = zero total weight
         empty = np.flatnonzero(counts == 0)
         if empty.size:
             own = ((X - C[labels]) ** 2).sum(1)
@@ -277,10 +346,12 @@ def _lloyd(X: np.ndarray, C: np.ndarray, max_iter: int, tol: float):
                 far = np.argsort(-own, kind="stable")[: empty.size]
                 sums, counts = sums.copy(), counts.copy()
                 for j, i in zip(empty, far):  # loop over empty clusters, not over data
-                    sums[labels[i]] -= X[i]
-                    counts[labels[i]] -= 1
-                    sums[j], counts[j] = X[i], 1
-        C_new = sums / np.maximum(counts, 1)[:, None]
+                    wi = 1.0 if ones else w[i]
+                    sums[labels[i]] -= Xw[i]
+                    counts[labels[i]] -= wi
+                    sums[j], counts[j] = Xw[i], wi
+        # a cluster that still has zero weight keeps its centre
+        C_new = np.where(counts[:, None] > 0, sums / np.where(counts > 0, counts, 1.0)[:, None], C)
         # after a relocation the sums no longer match the labels: rebuild them next round
         recompute = bool(empty.size)
         shift = float(((C_new - C) ** 2).sum())
@@ -293,5 +364,6 @@ def _lloyd(X: np.ndarray, C: np.ndarray, max_iter: int, tol: float):
         labels_old = labels
     if not strict:  # labels must belong to the final centres
         labels = _nearest(X, C)
-    inertia = float(((X - C[labels]) ** 2).sum())
+    sq = ((X - C[labels]) ** 2).sum(1)
+    inertia = float(sq.sum() if ones else sq @ w)
     return C, labels, inertia, n_iter
