@@ -1,14 +1,9 @@
-import contextlib
-import socket
-import sys
-import time
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
 import torch
 import torch.distributed as dist
-import torch.multiprocessing as mp
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -288,50 +283,9 @@ def _gloo_worker(rank: int, world: int, port: int, out_dir: str) -> None:
         dist.destroy_process_group()
 
 
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@contextlib.contextmanager
-def _importable_by_spawned_children():
-    """Spawned workers unpickle ``_gloo_worker`` by module name: put this module's root on sys.path."""
-    parts = __name__.split(".")
-    here = Path(__file__).resolve()
-    if here.with_suffix("").parts[-len(parts) :] != tuple(parts):
-        pytest.fail(f"cannot make module {__name__!r} importable from {here} for torch.multiprocessing spawn")
-    root = str(here.parents[len(parts) - 1])
-    added = root not in sys.path
-    if added:
-        sys.path.insert(0, root)
-    try:
-        yield
-    finally:
-        if added:
-            sys.path.remove(root)
-
-
-def _run_workers(out_dir: Path, world: int = 2) -> None:
-    with _importable_by_spawned_children():
-        ctx = mp.start_processes(
-            _gloo_worker, args=(world, _free_port(), str(out_dir)), nprocs=world, join=False, start_method="spawn"
-        )
-    deadline = time.monotonic() + GLOO_TIMEOUT_S
-    try:
-        while not ctx.join(timeout=0.5):  # re-raises a worker's exception with its traceback
-            if time.monotonic() > deadline:
-                pytest.fail(f"gloo workers did not finish within {GLOO_TIMEOUT_S:.0f} s (killed); a rendezvous hang?")
-    finally:
-        for p in ctx.processes:
-            if p.is_alive():
-                p.kill()
-            p.join()
-
-
 @pytest.mark.distributed
-def test_gloo_tensor_parallel_attention_equals_single_process(tmp_path):
-    _run_workers(tmp_path)
+def test_gloo_tensor_parallel_attention_equals_single_process(tmp_path, spawn_workers):
+    spawn_workers(_gloo_worker, world=2, out_dir=tmp_path, timeout_s=GLOO_TIMEOUT_S)
     per_rank = [torch.load(tmp_path / f"rank{r}.pt") for r in range(2)]
     for i, (h, h_kv, _) in enumerate(GLOO_CASES):
         attn = _attn(h, h_kv, seed=i)

@@ -1,15 +1,10 @@
-import contextlib
 import math
-import socket
-import sys
-import time
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
 import torch
 import torch.distributed as dist
-import torch.multiprocessing as mp
 import torch.nn.functional as F
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -326,50 +321,9 @@ def _ddp_worker(rank: int, world: int, port: int, out_dir: str) -> None:
         dist.destroy_process_group()
 
 
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@contextlib.contextmanager
-def _importable_by_spawned_children():
-    """Spawned workers unpickle ``_ddp_worker`` by module name: put this module's root on sys.path."""
-    parts = __name__.split(".")
-    here = Path(__file__).resolve()
-    if here.with_suffix("").parts[-len(parts) :] != tuple(parts):
-        pytest.fail(f"cannot make module {__name__!r} importable from {here} for torch.multiprocessing spawn")
-    root = str(here.parents[len(parts) - 1])
-    added = root not in sys.path
-    if added:
-        sys.path.insert(0, root)
-    try:
-        yield
-    finally:
-        if added:
-            sys.path.remove(root)
-
-
-def _run_two_workers(out_dir: Path) -> None:
-    with _importable_by_spawned_children():
-        ctx = mp.start_processes(
-            _ddp_worker, args=(2, _free_port(), str(out_dir)), nprocs=2, join=False, start_method="spawn"
-        )
-    deadline = time.monotonic() + DDP_TIMEOUT_S
-    try:
-        while not ctx.join(timeout=0.5):  # re-raises a worker's exception with its traceback
-            if time.monotonic() > deadline:
-                pytest.fail(f"DDP workers did not finish within {DDP_TIMEOUT_S:.0f} s (killed); a rendezvous hang?")
-    finally:
-        for p in ctx.processes:
-            if p.is_alive():
-                p.kill()
-            p.join()
-
-
 @pytest.mark.distributed
-def test_ddp_no_sync_accumulation_equals_single_process_large_batch(tmp_path):
-    _run_two_workers(tmp_path)
+def test_ddp_no_sync_accumulation_equals_single_process_large_batch(tmp_path, spawn_workers):
+    spawn_workers(_ddp_worker, world=2, out_dir=tmp_path, timeout_s=DDP_TIMEOUT_S)
     out = [torch.load(tmp_path / f"rank{r}.pt") for r in range(2)]
     all_batches = _rank_batches(0) + _rank_batches(1)
     ref_loss, ref = _large_batch_reference(_tiny_lm(), all_batches)
