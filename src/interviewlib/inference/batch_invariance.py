@@ -1,6 +1,6 @@
 r"""Batch invariance: why one request gets different bits in different batches, and the fix.
 
-Floating-point addition is not associative, $(a + b) + c \ne a + (b + c)$ in general, so a
+Floating-point addition is not associative, :math:`(a + b) + c \ne a + (b + c)` in general, so a
 reduction's result depends on the order of its additions. A tuned GPU kernel picks that
 order from the shape of the *whole batch*: with few rows it splits the reduction (split-K
 matmul, split-KV "Flash-Decoding" attention, a split row reduction) so that every core gets
@@ -142,7 +142,7 @@ def split_sum(
     Split ``s`` covers elements ``[s c, (s+1) c)`` with ``c = ceil(K / num_splits)``; each
     split is accumulated left to right, then the partials are added in split order. Any
     such order has the recursive-summation error bound
-    $|\hat s - s| \le \gamma_{K-1} \sum_i |x_i|$, $\gamma_n = n u / (1 - n u)$ (Higham 2002,
+    :math:`|\hat s - s| \le \gamma_{K-1} \sum_i |x_i|`, :math:`\gamma_n = n u / (1 - n u)` (Higham 2002,
     section 4.2), so every split is equally accurate; they are just *different*.
     See question q09-02.
 
@@ -204,8 +204,8 @@ def split_k_matmul(
 
     Notes
     -----
-    Each product $a_{ik} b_{kj}$ is rounded once, then summed as in :func:`split_sum`, so
-    $|\hat c_{ij} - c_{ij}| \le \gamma_{K} \sum_k |a_{ik} b_{kj}|$ for every split. Row
+    Each product :math:`a_{ik} b_{kj}` is rounded once, then summed as in :func:`split_sum`, so
+    :math:`|\hat c_{ij} - c_{ij}| \le \gamma_{K} \sum_k |a_{ik} b_{kj}|` for every split. Row
     ``i`` never depends on the other rows except through the split count: with a fixed
     ``split_k`` it is bitwise the same in a batch of 1 and of 1000. Real GEMMs also switch
     tile shapes and instructions (GEMV for M = 1) with the shape; He et al. (2025) fix one
@@ -244,7 +244,7 @@ def split_rms_norm(
     num_cores: int = 16,
     min_split_len: int = 16,
 ) -> torch.Tensor:
-    r"""RMSNorm $y = x / \sqrt{\mathrm{mean}(x^2) + \epsilon} \cdot w$ with a split reduction for the mean.
+    r"""RMSNorm :math:`y = x / \sqrt{\mathrm{mean}(x^2) + \epsilon} \cdot w` with a split reduction for the mean.
 
     Parameters
     ----------
@@ -273,7 +273,7 @@ def split_rms_norm(
 
     Notes
     -----
-    The only reduction is $\sum_i x_i^2$; ``sqrt`` and ``/`` are correctly rounded, so the
+    The only reduction is :math:`\sum_i x_i^2`; ``sqrt`` and ``/`` are correctly rounded, so the
     whole row is bitwise fixed once the split is. vLLM's batch-invariant RMSNorm (v0.33.0,
     ``vllm/model_executor/determinism/batch_invariant.py``) is a Triton kernel with one
     program per row that loops over the row in fixed blocks. See question q09-02.
@@ -353,9 +353,9 @@ def split_kv_attention(
     -----
     Query ``t`` sits at position ``p = S - T + t`` and sees keys ``0..p`` (causal mask
     aligned bottom-right, as with a KV cache). Scores are dot products summed over
-    ``d_head`` in index order. Chunk ``c`` keeps its maximum $m_c$, $\ell_c = \sum_j
-    e^{s_j - m_c}$ and $o_c = \sum_j e^{s_j - m_c} v_j$ (positions left to right); the
-    chunks are then merged in order with weights $e^{m_c - m}$, $m = \max_c m_c$, and
+    ``d_head`` in index order. Chunk ``c`` keeps its maximum :math:`m_c`,
+    :math:`\ell_c = \sum_j e^{s_j - m_c}` and :math:`o_c = \sum_j e^{s_j - m_c} v_j` (positions left to right); the
+    chunks are then merged in order with weights :math:`e^{m_c - m}`, :math:`m = \max_c m_c`, and
     ``out = o / l``. Masked positions add exact zeros and a fully masked chunk has weight 0.
     With a fixed *number* of splits the boundaries ``ceil(S / n)`` move with S, so the same
     token gets different bits in a prefill chunk (large S) and when decoded alone

@@ -140,7 +140,7 @@ class ModelShape:
     Notes
     -----
     ``kv_bytes_per_token`` = :math:`2 L H_{kv} d_{head} b` (K and V of every layer).
-    Use :func:`dataclasses.replace` to change the dtypes. See questions q09-01, q09-08.
+    Use ``dataclasses.replace`` to change the dtypes. See questions q09-01, q09-08.
     """
 
     name: str

@@ -136,7 +136,7 @@ class StepStats:
 
 
 class LLMEngine:
-    r"""Serve many generation requests on one :class:`~interviewlib.transformer.DecoderLM`.
+    r"""Serve many generation requests on one :class:`~interviewlib.transformer.decoder.DecoderLM`.
 
     Parameters
     ----------

@@ -1,13 +1,13 @@
 r"""FlashAttention in PyTorch: tiled attention with the online softmax, forward and backward.
 
 For each block of queries the forward pass streams over blocks of keys and keeps, per query
-row, a running maximum $m$, a running normaliser $\ell = \sum_j e^{s_j - m}$ and an
-unnormalised output $\tilde o = \sum_j e^{s_j - m} v_j$; a new block with a larger maximum
-rescales both by $e^{m_\text{old} - m_\text{new}}$ (Milakov & Gimelshein 2018). The pass never
+row, a running maximum :math:`m`, a running normaliser :math:`\ell = \sum_j e^{s_j - m}` and an
+unnormalised output :math:`\tilde o = \sum_j e^{s_j - m} v_j`; a new block with a larger maximum
+rescales both by :math:`e^{m_\text{old} - m_\text{new}}` (Milakov & Gimelshein 2018). The pass never
 holds more than one ``(block_q, block_k)`` tile of scores, returns the output and the
-per-row logsumexp $L = m + \log \ell$, and the backward pass recomputes the probabilities
-$P = e^{S - L}$ tile by tile from $L$ (Dao et al. 2022; Dao 2023). Layout is batch-first
-``(B, H, T, d_head)`` as in :mod:`interviewlib.transformer` (the ``flash-attn`` package uses
+per-row logsumexp :math:`L = m + \log \ell`, and the backward pass recomputes the probabilities
+:math:`P = e^{S - L}` tile by tile from :math:`L` (Dao et al. 2022; Dao 2023). Layout is batch-first
+``(B, H, T, d_head)`` as in ``interviewlib.transformer`` (the ``flash-attn`` package uses
 ``(B, T, H, d_head)``). ``peak_memory_bytes`` measures what these kernels allocate.
 """
 
@@ -64,11 +64,11 @@ def online_softmax(x: torch.Tensor, *, block_size: int = 1) -> tuple[torch.Tenso
 
     Notes
     -----
-    After the first $j$ entries the state is $m_j = \max_{i \le j} x_i$ and
-    $\ell_j = \sum_{i \le j} e^{x_i - m_j}$; a new block $b$ updates
-    $m' = \max(m, \max b)$, $\ell' = \ell\, e^{m - m'} + \sum_{i \in b} e^{x_i - m'}$,
+    After the first :math:`j` entries the state is :math:`m_j = \max_{i \le j} x_i` and
+    :math:`\ell_j = \sum_{i \le j} e^{x_i - m_j}`; a new block :math:`b` updates
+    :math:`m' = \max(m, \max b)`, :math:`\ell' = \ell\, e^{m - m'} + \sum_{i \in b} e^{x_i - m'}`,
     which by induction equals the two-pass "safe softmax" normaliser exactly. When the whole
-    row so far is ``-inf`` the shift uses 0 instead of $m$ so that no ``inf - inf`` arises.
+    row so far is ``-inf`` the shift uses 0 instead of :math:`m` so that no ``inf - inf`` arises.
     See question q09-07.
 
     References
@@ -106,7 +106,7 @@ def causal_block_schedule(T: int, S: int, block_q: int, block_k: int) -> torch.T
     r"""Which ``(query block, key block)`` tiles a causal kernel skips, masks or runs in full.
 
     Query ``i`` may see key ``j`` iff ``j <= i + (S - T)`` (bottom-right alignment, as in
-    ``flash-attn`` >= 2.1 and :func:`interviewlib.transformer.scaled_dot_product_attention`).
+    ``flash-attn`` >= 2.1 and :func:`~interviewlib.transformer.attention.scaled_dot_product_attention`).
 
     Parameters
     ----------
@@ -314,7 +314,7 @@ def flash_attn_forward(
     -----
     Peak extra memory is O(B H (T d + block_q block_k)) instead of the O(B H T S) of the
     score matrix; FLOPs are the same (fewer under ``is_causal``). FlashAttention-2 keeps the
-    output unnormalised and divides by $\ell$ once at the end, storing only $L = m + \log\ell$
+    output unnormalised and divides by :math:`\ell` once at the end, storing only :math:`L = m + \log\ell`
     for the backward pass (Dao 2023, Sec. 3.1). See question q09-07.
 
     References
@@ -379,10 +379,10 @@ def flash_attn_backward(
 
     Notes
     -----
-    With $P = e^{S - L}$ recomputed per tile, $dV = P^\top dO$, $dP = dO\,V^\top$,
-    $dS = P \circ (dP - D)$ where $D_i = \sum_c dO_{ic} O_{ic}$ (since $\sum_j P_{ij} dP_{ij} = dO_i \cdot O_i$),
-    $dQ = \text{scale}\cdot dS\,K$ and $dK = \text{scale}\cdot dS^\top Q$. A gradient $g$ on
-    $L_i$ adds $g_i P_{ij}$ to $dS_{ij}$, i.e. replaces $D$ by $D - g$. See question q09-07.
+    With :math:`P = e^{S - L}` recomputed per tile, :math:`dV = P^\top dO`, :math:`dP = dO\,V^\top`,
+    :math:`dS = P \circ (dP - D)` where :math:`D_i = \sum_c dO_{ic} O_{ic}` (since :math:`\sum_j P_{ij} dP_{ij} = dO_i \cdot O_i`),
+    :math:`dQ = \text{scale}\cdot dS\,K` and :math:`dK = \text{scale}\cdot dS^\top Q`. A gradient :math:`g` on
+    :math:`L_i` adds :math:`g_i P_{ij}` to :math:`dS_{ij}`, i.e. replaces :math:`D` by :math:`D - g`. See question q09-07.
 
     References
     ----------
@@ -515,8 +515,8 @@ def merge_attention_partials(
 
     Notes
     -----
-    With $L = \log \sum_s e^{L_s}$, the merged output is $\sum_s e^{L_s - L} O_s$: part $s$
-    carries weight $\ell_s e^{m_s}$ of the full normaliser. Exact (up to rounding) and
+    With :math:`L = \log \sum_s e^{L_s}`, the merged output is :math:`\sum_s e^{L_s - L} O_s`: part :math:`s`
+    carries weight :math:`\ell_s e^{m_s}` of the full normaliser. Exact (up to rounding) and
     associative, which is why split-K decoding (Flash-Decoding) and ring attention can
     compute the parts in parallel and reduce afterwards. See question q09-07.
 

@@ -1,7 +1,7 @@
 r"""PagedAttention: keys and values live in fixed-size blocks of a shared pool, read through a block table.
 
 A sequence's KV cache is not one contiguous buffer of ``max_len`` positions but a list of
-physical blocks (its *block table*, kept by :class:`~interviewlib.inference.BlockManager`).
+physical blocks (its *block table*, kept by :class:`~interviewlib.inference.block_manager.BlockManager`).
 Token ``p`` of a sequence lives at *slot* ``table[p // B] * B + p % B`` of the pool. Writing
 the new tokens' keys/values is a scatter to their slots (vLLM's ``reshape_and_cache``), and
 attention gathers the blocks back in logical order (the paged kernel does this gather on the
@@ -9,7 +9,7 @@ fly, block by block, inside the attention loop; here it is an explicit ``index_s
 the same arithmetic).
 
 :class:`PagedKVCacheView` makes a batch of such sequences look like a
-:class:`~interviewlib.transformer.KVCache` to :class:`~interviewlib.transformer.DecoderLM`,
+:class:`~interviewlib.transformer.kv_cache.KVCache` to :class:`~interviewlib.transformer.decoder.DecoderLM`,
 so the unchanged model runs on paged memory.
 """
 
@@ -221,7 +221,7 @@ def paged_attention(
 
 
 class PagedKVCacheView(KVCache):
-    r"""A :class:`~interviewlib.transformer.KVCache` whose storage is a :class:`PagedKVPool`.
+    r"""A :class:`~interviewlib.transformer.kv_cache.KVCache` whose storage is a :class:`PagedKVPool`.
 
     Built by :func:`paged_batch` for one forward pass of ``B`` sequences that each add
     ``t_b`` new tokens after ``c_b`` cached ones. Rows are left-padded to ``T = max t_b``

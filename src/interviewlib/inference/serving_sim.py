@@ -1,7 +1,7 @@
 r"""A discrete-event simulator of LLM serving: colocated vs prefill/decode-disaggregated.
 
 Requests arrive (Poisson), every instance runs continuous batching under a per-step token
-budget, and each step's duration comes from the roofline :func:`step_time`. Two layouts:
+budget, and each step's duration comes from the roofline :func:`~interviewlib.inference.cost_model.step_time`. Two layouts:
 
 * ``colocated``: ``n_instances`` identical replicas; each step decodes every running
   sequence and fills the rest of the budget with prompt chunks (chunked prefill, as in
@@ -9,7 +9,7 @@ budget, and each step's duration comes from the roofline :func:`step_time`. Two 
   prefill-only steps that stall decoding (prefill-first, as in vLLM V0 and Orca).
 * ``disaggregated``: ``n_prefill`` prefill-only and ``n_decode`` decode-only instances
   (DistServe, Splitwise). A finished prompt emits its first token on the prefill GPU, then
-  its KV cache crosses the link (:func:`kv_transfer_time`, transfers from one prefill GPU
+  its KV cache crosses the link (:func:`~interviewlib.inference.cost_model.kv_transfer_time`, transfers from one prefill GPU
   queue on its link) to the least-loaded decode instance.
 
 TTFT = first token - arrival; TPOT = (finish - first token) / (output_len - 1), 0 when only
@@ -162,10 +162,10 @@ def simulate(
     kv_latency_s : float
         Fixed latency added to each transfer.
     kv_capacity : int, optional
-        KV positions per instance; default :func:`kv_capacity_tokens`. A request reserves
+        KV positions per instance; default :func:`~interviewlib.inference.cost_model.kv_capacity_tokens`. A request reserves
         ``prompt_len + output_len`` positions when admitted, so nothing is ever preempted.
     **cost_kwargs
-        ``flop_efficiency``, ``bandwidth_efficiency``, ``overhead_s`` of :func:`step_cost`.
+        ``flop_efficiency``, ``bandwidth_efficiency``, ``overhead_s`` of :func:`~interviewlib.inference.cost_model.step_cost`.
 
     Returns
     -------
@@ -318,10 +318,10 @@ def _run(tr, gpu, model, insts, seqs, budget, chunked, bw, lat, need, cost_kwarg
 
 def drive_engine(engine: Any, trace: Trace, prompts: list[list[int]], gpu: GPUSpec, model: ModelShape,
                  **cost_kwargs: Any) -> SimResult:  # fmt: skip
-    r"""Replay ``trace`` on a real :class:`~interviewlib.inference.LLMEngine` with a simulated clock.
+    r"""Replay ``trace`` on a real :class:`~interviewlib.inference.engine.LLMEngine` with a simulated clock.
 
     The engine computes the tokens (any small model will do); the clock advances by
-    :func:`step_time` of each step's :class:`~interviewlib.inference.StepStats` for ``model``
+    :func:`~interviewlib.inference.cost_model.step_time` of each step's :class:`~interviewlib.inference.engine.StepStats` for ``model``
     on ``gpu``, so the latencies are what that model on that GPU would see under this
     scheduler. Requests whose arrival time has passed are added before each step (when the
     engine is idle the clock jumps to the next arrival); ``max_tokens = output_len``, greedy.
@@ -335,7 +335,7 @@ def drive_engine(engine: Any, trace: Trace, prompts: list[list[int]], gpu: GPUSp
         ``prompts[i]`` has ``trace.prompt_len[i]`` token ids.
     gpu, model : GPUSpec, ModelShape
     **cost_kwargs
-        Passed to :func:`step_time`.
+        Passed to :func:`~interviewlib.inference.cost_model.step_time`.
 
     Returns
     -------

@@ -7,7 +7,7 @@ partial outputs add up to the full output with one all-reduce. vLLM 0.33.0 uses 
 and requires ``n_heads % tp_size == 0``; when ``tp_size > n_kv_heads`` it replicates each KV head
 on ``tp_size / n_kv_heads`` ranks. ``plan_attention_shards`` reproduces that rule and two ways
 around it (dummy-head padding, uneven splits); ``shard_attention`` cuts a
-:class:`~interviewlib.transformer.GroupedQueryAttention` accordingly.
+:class:`~interviewlib.transformer.gqa.GroupedQueryAttention` accordingly.
 """
 
 from __future__ import annotations

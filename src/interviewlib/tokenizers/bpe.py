@@ -351,14 +351,14 @@ class ByteLevelBPE:
 
     # ------------------------------------------------------------------ files
     def save(self, path: str | os.PathLike) -> None:
-        """Write a Hugging Face ``tokenizer.json`` (see :func:`to_tokenizer_json`)."""
+        """Write a Hugging Face ``tokenizer.json`` (see :func:`~interviewlib.tokenizers.tokenizer_json.to_tokenizer_json`)."""
         from .tokenizer_json import save_tokenizer_json
 
         save_tokenizer_json(self, path)
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> ByteLevelBPE:
-        """Read a byte-level BPE ``tokenizer.json`` (see :func:`load_tokenizer_json`)."""
+        """Read a byte-level BPE ``tokenizer.json`` (see :func:`~interviewlib.tokenizers.tokenizer_json.load_tokenizer_json`)."""
         from .tokenizer_json import load_tokenizer_json
 
         return load_tokenizer_json(path)

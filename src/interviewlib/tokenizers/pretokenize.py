@@ -62,7 +62,7 @@ def _compile(pattern: str) -> regex.Pattern:
 
 
 def check_pattern(pattern: object) -> str:
-    """Check that ``pattern`` is a name in :data:`PATTERNS` or a regex that compiles."""
+    """Check that ``pattern`` is a name in ``PATTERNS`` or a regex that compiles."""
     if not isinstance(pattern, str):
         raise TypeError(f"pattern must be a str (a name in PATTERNS or a regex); got {type(pattern).__name__}.")
     if not pattern:
@@ -94,7 +94,7 @@ def pretokenize(text: str, pattern: str = "gpt2") -> list[str]:
     text : str
         Any Unicode text.
     pattern : str
-        A name in :data:`PATTERNS` (``"gpt2"``, ``"cl100k"``, ``"o200k"``) or a regex for
+        A name in ``PATTERNS`` (``"gpt2"``, ``"cl100k"``, ``"o200k"``) or a regex for
         the ``regex`` module.
 
     Returns

@@ -4,7 +4,7 @@ A vocabulary file is small: the vocabulary (token string -> id), the merges in r
 order, and the pipeline around the model (normalizer, pre-tokenizer, decoder, added
 tokens). GPT-2 shipped the first two as ``encoder.json`` and ``vocab.bpe``
 (= ``merges.txt``); ``tokenizer.json`` puts everything in one file. Tokens are written
-through GPT-2's byte-to-character map (:func:`~interviewlib.tokenizers.bytes_to_unicode`), so
+through GPT-2's byte-to-character map (:func:`~interviewlib.tokenizers.pretokenize.bytes_to_unicode`), so
 the space byte appears as ``"Ġ"`` and the token ``" the"`` as ``"Ġthe"``.
 """
 

@@ -1,12 +1,12 @@
 r"""LoRA: a frozen linear layer plus a trainable low-rank update (Hu et al. 2021).
 
-For a frozen weight $W_0 \in \mathbb{R}^{d_{out} \times d_{in}}$ LoRA learns
-$A \in \mathbb{R}^{r \times d_{in}}$ and $B \in \mathbb{R}^{d_{out} \times r}$ and computes
+For a frozen weight :math:`W_0 \in \mathbb{R}^{d_{out} \times d_{in}}` LoRA learns
+:math:`A \in \mathbb{R}^{r \times d_{in}}` and :math:`B \in \mathbb{R}^{d_{out} \times r}` and computes
 
-$$h = W_0 x + b + s\,B A x, \qquad s = \alpha / r \ \ (\text{rsLoRA: } s = \alpha / \sqrt{r}).$$
+:math:`h = W_0 x + b + s\,B A x, \qquad s = \alpha / r \ \ (\text{rsLoRA: } s = \alpha / \sqrt{r}).`
 
-$B$ starts at zero, so the adapted model equals the base model before the first step; after
-training, $W_0 + sBA$ can be written back into the base weight ("merging"), which removes
+:math:`B` starts at zero, so the adapted model equals the base model before the first step; after
+training, :math:`W_0 + sBA` can be written back into the base weight ("merging"), which removes
 all inference overhead. Parameter names, shapes, initialisation, scaling and the merge
 follow Hugging Face ``peft`` 0.21.2 (``peft.tuners.lora.layer.Linear``).
 """
@@ -31,7 +31,7 @@ _INITS = ("kaiming", "gaussian")
 
 
 def lora_scaling(r: int, alpha: float, *, rslora: bool = False) -> float:
-    r"""The factor $s$ in $h = W_0x + s\,BAx$: $\alpha/r$, or $\alpha/\sqrt r$ with rsLoRA.
+    r"""The factor :math:`s` in :math:`h = W_0x + s\,BAx`: :math:`\alpha/r`, or :math:`\alpha/\sqrt r` with rsLoRA.
 
     Parameters
     ----------
@@ -53,8 +53,8 @@ def lora_scaling(r: int, alpha: float, *, rslora: bool = False) -> float:
 
     Notes
     -----
-    With $\alpha/r$, doubling $r$ at fixed $\alpha$ halves $s$; with $\alpha/\sqrt r$ it
-    divides $s$ by $\sqrt2$. See questions q08-11 and q08-12.
+    With :math:`\alpha/r`, doubling :math:`r` at fixed :math:`\alpha` halves :math:`s`; with :math:`\alpha/\sqrt r` it
+    divides :math:`s` by :math:`\sqrt2`. See questions q08-11 and q08-12.
 
     References
     ----------
@@ -100,7 +100,7 @@ class LoRALinear(nn.Module):
     dropout : float in [0, 1)
         Dropout on the adapter's input only (the base path sees the clean ``x``), as in ``peft``.
     rslora : bool
-        Scale by $\alpha/\sqrt r$ instead of $\alpha/r$.
+        Scale by :math:`\alpha/\sqrt r` instead of :math:`\alpha/r`.
     init : {"kaiming", "gaussian"}
         Initialisation of ``lora_A``; ``lora_B`` is always zero. ``"kaiming"`` is ``peft``'s
         default (``init_lora_weights=True``) and Microsoft's ``loralib``:

@@ -1,6 +1,6 @@
 r"""Scaled dot-product attention with boolean or additive masks.
 
-$\mathrm{Attention}(Q, K, V) = \mathrm{softmax}(QK^\top / \sqrt{d_k} + M)\,V$ (Vaswani et al.
+:math:`\mathrm{Attention}(Q, K, V) = \mathrm{softmax}(QK^\top / \sqrt{d_k} + M)\,V` (Vaswani et al.
 2017, eq. 1). Layout is batch-first ``(B, H, T, d_head)`` throughout the package.
 """
 

@@ -1,8 +1,8 @@
 r"""Multi-head attention as an ``nn.Module``, loadable from ``nn.MultiheadAttention``.
 
-$\mathrm{MHA}(X_q, X_{kv}) = \mathrm{Concat}(\mathrm{head}_1, \dots, \mathrm{head}_h) W^O$ with
-$\mathrm{head}_i = \mathrm{Attention}(X_q W_i^Q, X_{kv} W_i^K, X_{kv} W_i^V)$ (Vaswani et al. 2017,
-section 3.2.2), each head of width $d_{head} = d_{model} / h$.
+:math:`\mathrm{MHA}(X_q, X_{kv}) = \mathrm{Concat}(\mathrm{head}_1, \dots, \mathrm{head}_h) W^O` with
+:math:`\mathrm{head}_i = \mathrm{Attention}(X_q W_i^Q, X_{kv} W_i^K, X_{kv} W_i^V)` (Vaswani et al. 2017,
+section 3.2.2), each head of width :math:`d_{head} = d_{model} / h`.
 """
 
 from __future__ import annotations
