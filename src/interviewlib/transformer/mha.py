@@ -146,7 +146,9 @@ class MultiHeadAttention(nn.Module):
         key_mask : torch.Tensor of bool, shape (B, S), optional
             True on real keys, False on padding.
         is_causal : bool
-            Add the causal mask (bottom-right aligned).
+            Add the causal mask, aligned bottom-right (query ``i`` sees keys ``j <= i + S - T``,
+            which is what KV-cache decoding needs). This deliberately differs from torch, whose
+            ``is_causal`` is aligned top-left; the two agree when ``T == S``.
         need_weights : bool
             Also return the per-head attention weights.
 
