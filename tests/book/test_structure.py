@@ -211,3 +211,13 @@ def test_audit_accounts_for_every_question_of_written_chapters():
     lines, ok = report()
     assert ok, "\n".join(lines)
     assert lines[-1].startswith("total ") and len(lines) == 14
+
+
+@pytest.mark.parametrize("chapter", EXISTING)
+def test_markdown_has_no_control_characters(chapter):
+    # a LaTeX backslash eaten by a non-raw string turns \big, \times, \approx into \b, \t, \a
+    for cell in load(chapter)["cells"]:
+        if cell["cell_type"] == "markdown":
+            text = cell_text(cell)
+            bad = re.search(r"[\x00-\x08\x0b\x0c\x0e-\x1f]|\t[A-Za-z]", text)
+            assert not bad, f"control character in markdown: {text[max(0, bad.start() - 30):bad.start() + 10]!r}"
