@@ -29,7 +29,7 @@ from sphinx.search.zh import SearchChinese
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent.parent))
 
-from book_tools import extract, flashcards, pages  # noqa: E402
+from book_tools import extract, flashcards, links, pages  # noqa: E402
 
 HERE = pathlib.Path(__file__).resolve().parent
 JIEBA_DICT = HERE / "jieba_dict.txt"
@@ -172,6 +172,15 @@ def _write_flashcards(app: Sphinx, exception: Exception | None) -> None:
         flashcards.write_all(pathlib.Path(app.outdir) / "flashcards")
 
 
+def _site_links(app: Sphinx, doctree: nodes.document) -> None:
+    """Anchors to another chapter's notebook (book_tools/links.py) point at its page on the site."""
+    for raw in doctree.findall(nodes.raw):
+        if "html" in raw.get("format", "") and ".ipynb#" in raw.astext():
+            new = links.site_href(raw.astext())
+            raw.children[0] = nodes.Text(new)
+            raw.rawsource = new
+
+
 def setup(app: Sphinx) -> dict:
     app.add_search_language(HandbookChinese)
     app.add_css_file("handbook.css")
@@ -179,6 +188,7 @@ def setup(app: Sphinx) -> dict:
     app.connect("config-inited", _generate_pages, priority=450)
     app.connect("autodoc-process-docstring", _link_questions_in_docstring)
     app.connect("doctree-read", _add_api_links)
+    app.connect("doctree-read", _site_links)
     app.connect("html-page-context", _drop_thebe)
     app.connect("build-finished", _write_flashcards)
     return {"parallel_read_safe": True, "parallel_write_safe": True, "version": "1.0"}

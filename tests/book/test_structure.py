@@ -205,6 +205,19 @@ def test_notebook_declares_python_kernel(chapter):
     assert spec.get("name") == "python3" and spec.get("language") == "python", spec
 
 
+@pytest.mark.parametrize("chapter", EXISTING)
+def test_notebook_carries_the_kernels_language_info(chapter):
+    # JupyterLab writes the kernel's language_info on open and marks a notebook modified when it
+    # differs, so a chapter without it looks edited before the reader has touched it
+    from book_tools.nb_outputs import kernel_language_info
+
+    info = load(chapter)["metadata"].get("language_info")
+    assert info == kernel_language_info(), (
+        f"{chapter.path.name}: language_info {info} differs from this interpreter's kernel; "
+        "run `.venv/bin/python -m book_tools.nb_outputs --stamp-language`"
+    )
+
+
 def test_audit_accounts_for_every_question_of_written_chapters():
     from book_tools.audit import report
 
@@ -221,3 +234,25 @@ def test_markdown_has_no_control_characters(chapter):
             text = cell_text(cell)
             bad = re.search(r"[\x00-\x08\x0b\x0c\x0e-\x1f]|\t[A-Za-z]", text)
             assert not bad, f"control character in markdown: {text[max(0, bad.start() - 30):bad.start() + 10]!r}"
+
+
+@pytest.mark.parametrize("chapter", EXISTING)
+def test_internal_links_work_in_jupyterlab_too(chapter):
+    # jupyterlab-myst renders cell by cell: a MyST [text](#label) link or {ref} role to another
+    # cell finds no target there (console error, dead link); book_tools/links.py writes HTML
+    # anchors that Lab and the site both resolve, and every anchor must point at a real label
+    labels = {}
+    for n in EXISTING:
+        for cell in load(n)["cells"]:
+            for label in re.findall(r"^\s*\(([\w-]+)\)=\s*$", cell_text(cell), re.M):
+                labels[label] = notebook_path(n).name
+    for cell in load(chapter)["cells"]:
+        if cell["cell_type"] != "markdown":
+            continue
+        text = cell_text(cell)
+        assert not re.search(r"\{ref\}`", text), "use an HTML anchor: python -m book_tools.links"
+        assert not re.search(r"\]\(#", text), "use an HTML anchor: python -m book_tools.links"
+        for where, label in re.findall(r'<a href="([\w.]*)#([\w-]+)"', text):
+            assert label in labels, f"anchor to unknown label #{label}"
+            home = "" if labels[label] == notebook_path(chapter).name else labels[label]
+            assert where == home, f"#{label} lives in {labels[label]}, not {where or 'this chapter'}"

@@ -113,10 +113,11 @@ def test_committed_chapters_pass_the_outputs_check():
 
 
 def test_every_chapter_has_the_budget_the_house_style_gives():
-    # 60 s per notebook on 2 CPU cores, 90 s for chapters 9-10, 120 s for chapter 8.
+    # 60 s per notebook on 2 CPU cores, 90 s for chapters 9-10, 120 s for chapter 8; chapter 13
+    # (simulators only) was given 45 s by its issue, inside the house limit.
     chapters = [c["number"] for c in REGISTER["chapters"]]
     assert sorted(timing.BUDGET_S) == chapters == list(range(1, 14))
-    expected = {n: 120 if n == 8 else 90 if n in (9, 10) else 60 for n in chapters}
+    expected = {n: 120 if n == 8 else 90 if n in (9, 10) else 45 if n == 13 else 60 for n in chapters}
     assert timing.BUDGET_S == expected
 
 
@@ -203,3 +204,14 @@ def test_contributing_covers_the_loops_and_every_file_it_names_exists():
         assert needed in text, f"CONTRIBUTING.md does not mention {needed!r}"
     for path in re.findall(r"`((?:book_tools|tests|chapters|benchmarks|src)/[\w./-]+\.(?:py|yml|md))`", text):
         assert (ROOT / path).exists(), f"CONTRIBUTING.md names {path}, which does not exist"
+
+
+def test_lab_landing_notebook_is_current():
+    # make lab opens lab/start_here.ipynb; it is generated from the register and the chapters
+    from book_tools import lab_start
+    from book_tools.extract import load
+
+    assert lab_start.main(["--check"]) == 0, "run python -m book_tools.lab_start"
+    text = lab_start.START.read_text(encoding="utf-8")
+    for chapter in (c for c in load()[0] if c.exists):
+        assert f"../{chapter.docname}.ipynb" in text, chapter.docname

@@ -12,6 +12,8 @@ from .checkpointing import (
     checkpoint_blocks,
     sqrt_segment_size,
 )
+from .data_pipeline import PackedMemmapDataset, token_dtype, write_token_shard
+from .data_samplers import MixtureSampler, ResumableDistributedSampler
 from .lora import LoRALinear, ParamCount, apply_lora, count_parameters, lora_scaling, merge_lora
 from .memory import (
     TrainingMemory,
@@ -43,8 +45,17 @@ from .sft import (
     sft_loss,
     shift_labels,
 )
+from .spikes import SpikeMonitor, adam_max_update_ratio, z_loss
 
 __all__ = [
+    "SpikeMonitor",
+    "adam_max_update_ratio",
+    "z_loss",
+    "PackedMemmapDataset",
+    "token_dtype",
+    "write_token_shard",
+    "MixtureSampler",
+    "ResumableDistributedSampler",
     "LoRALinear",
     "ParamCount",
     "apply_lora",

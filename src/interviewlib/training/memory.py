@@ -187,6 +187,7 @@ def activation_bytes_per_layer(
     n_heads: int,
     *,
     ffn_hidden: int | None = None,
+    n_kv_heads: int | None = None,
     mlp: str = "gelu",
     activation_dtype: Any = "bf16",
     dropout: bool = True,
@@ -203,6 +204,9 @@ def activation_bytes_per_layer(
         :math:`s, b, h, a`.
     ffn_hidden : int, optional
         MLP width :math:`f` (default :math:`4h`).
+    n_kv_heads : int, optional
+        Key/value heads :math:`a_{kv}` of grouped-query attention (default ``n_heads``,
+        i.e. multi-head attention): K and V are :math:`a_{kv}/a` the size of Q.
     mlp : {"gelu", "swiglu"}
         ``gelu``: ``W2 gelu(W1 x)`` keeps 2 tensors of width :math:`f` (GELU input, second
         matmul input). ``swiglu``: ``W2 (silu(W1 x) * W3 x)`` keeps 4 (gate, silu output,
@@ -217,7 +221,8 @@ def activation_bytes_per_layer(
         ``selective``: recompute the attention core (:math:`QK^\top`, softmax, dropout,
         times :math:`V`); ``full``: store only the layer input and recompute the rest.
     tensor_parallel : int
-        Tensor-parallel degree :math:`t` (must divide ``n_heads`` and ``ffn_hidden``).
+        Tensor-parallel degree :math:`t` (must divide ``n_heads``, ``n_kv_heads`` and
+        ``ffn_hidden``).
     sequence_parallel : bool
         Split the LayerNorm/dropout regions along the sequence as well (needs
         ``seq_len % t == 0``).
@@ -232,9 +237,9 @@ def activation_bytes_per_layer(
     Raises
     ------
     ValueError
-        On sizes < 1, ``hidden % n_heads != 0``, an unknown option, or a tensor-parallel
-        degree that does not divide the heads, the MLP width or (with sequence
-        parallelism) the sequence.
+        On sizes < 1, ``hidden % n_heads != 0``, ``n_heads % n_kv_heads != 0``, an
+        unknown option, or a tensor-parallel degree that does not divide the heads, the
+        key/value heads, the MLP width or (with sequence parallelism) the sequence.
     TypeError
         If ``dropout`` or ``sequence_parallel`` is not a bool.
 
@@ -252,7 +257,9 @@ def activation_bytes_per_layer(
     full recomputation keeps the :math:`2sbh` layer input (divided by :math:`t` with
     sequence parallelism). FlashAttention also removes the :math:`5as/h` term (it keeps
     a logsumexp of :math:`abs` fp32 values, omitted here like the LayerNorm statistics,
-    :math:`O(sb)` terms the paper ignores too). See questions q08-05, q08-06 and q08-10.
+    :math:`O(sb)` terms the paper ignores too). With grouped-query attention K and V are
+    :math:`2sbh\,a_{kv}/a` each instead of :math:`2sbh`. See questions q08-05, q08-06,
+    q08-10 and q08-15.
 
     References
     ----------
@@ -276,6 +283,9 @@ def activation_bytes_per_layer(
     if h % a:
         raise ValueError(f"hidden must be divisible by n_heads; got hidden={h}, n_heads={a}.")
     f = 4 * h if ffn_hidden is None else check_int(ffn_hidden, "ffn_hidden", low=1)
+    kv = a if n_kv_heads is None else check_int(n_kv_heads, "n_kv_heads", low=1)
+    if a % kv:
+        raise ValueError(f"n_heads must be a multiple of n_kv_heads; got n_heads={a}, n_kv_heads={kv}.")
     if mlp not in _MLP_TENSORS:
         raise ValueError(f"mlp must be one of {sorted(_MLP_TENSORS)}; got {mlp!r}.")
     e = dtype_bytes(activation_dtype, "activation_dtype")
@@ -287,16 +297,17 @@ def activation_bytes_per_layer(
     if recompute not in _RECOMPUTE:
         raise ValueError(f"recompute must be one of {list(_RECOMPUTE)}; got {recompute!r}.")
     t = check_int(tensor_parallel, "tensor_parallel", low=1)
-    if a % t or f % t:
+    if a % t or kv % t or f % t:
         raise ValueError(
-            f"tensor_parallel must divide n_heads and ffn_hidden; got t={t}, n_heads={a}, ffn_hidden={f}."
+            "tensor_parallel must divide n_heads and ffn_hidden (and n_kv_heads); "
+            f"got t={t}, n_heads={a}, n_kv_heads={kv}, ffn_hidden={f}."
         )
     if sequence_parallel and s % t:
         raise ValueError(f"sequence_parallel needs seq_len % tensor_parallel == 0; got seq_len={s}, t={t}.")
-    return _activation_core(s, b, h, a, f, mlp, e, dropout, attention, recompute, t, sequence_parallel)
+    return _activation_core(s, b, h, a, f, mlp, e, dropout, attention, recompute, t, sequence_parallel, kv / a)
 
 
-def _activation_core(s, b, h, a, f, mlp, e, dropout, attention, recompute, t, sp) -> dict[str, float]:
+def _activation_core(s, b, h, a, f, mlp, e, dropout, attention, recompute, t, sp, kv_ratio=1.0) -> dict[str, float]:
     sbh = s * b * h
     rep = t if sp else 1  # divisor of the regions tensor parallelism alone leaves replicated
     zero = dict.fromkeys(("norms", "attention_linear", "attention_core", "mlp", "dropout_masks"), 0.0)
@@ -308,7 +319,7 @@ def _activation_core(s, b, h, a, f, mlp, e, dropout, attention, recompute, t, sp
             core = (e + ((1 + e) if dropout else 0)) * a * s * s * b / t  # scores, (mask, dropout out)
         out = {
             "norms": 2 * e * sbh / rep,  # inputs of the two LayerNorms
-            "attention_linear": e * sbh / rep + 4 * e * sbh / t,  # QKV input | Q, K, V, out-proj input
+            "attention_linear": e * sbh / rep + (2 + 2 * kv_ratio) * e * sbh / t,  # QKV input | Q, K, V, out-proj in
             "attention_core": core,
             "mlp": e * sbh / rep + _MLP_TENSORS[mlp] * e * s * b * f / t,  # first matmul input | width-f tensors
             "dropout_masks": (2 * sbh / rep) if dropout else 0.0,  # after attention and after the MLP
@@ -355,6 +366,7 @@ def training_memory(
     micro_batch: int,
     vocab_size: int,
     ffn_hidden: int | None = None,
+    n_kv_heads: int | None = None,
     mlp: str = "gelu",
     dropout: bool = True,
     attention: str = "eager",
@@ -375,7 +387,7 @@ def training_memory(
         Total parameters (count them from the model, embeddings included).
     n_layers, hidden, n_heads, seq_len, micro_batch, vocab_size : int
         :math:`L, h, a, s, b, v`.
-    ffn_hidden, mlp, dropout, attention, recompute, activation_dtype, tensor_parallel, sequence_parallel
+    ffn_hidden, n_kv_heads, mlp, dropout, attention, recompute, activation_dtype, tensor_parallel, sequence_parallel
         As in :func:`activation_bytes_per_layer`.
     zero_stage, dp_size
         As in :func:`model_state_bytes`.
@@ -431,7 +443,8 @@ def training_memory(
     comm = check_int(comm_buffer_bytes, "comm_buffer_bytes", low=0)
     states = model_state_bytes(psi, zero_stage=zero_stage, dp_size=dp_size, tensor_parallel=tensor_parallel, **dtypes)
     opts = dict(
-        ffn_hidden=ffn_hidden, mlp=mlp, activation_dtype=activation_dtype, dropout=dropout, attention=attention,
+        ffn_hidden=ffn_hidden, n_kv_heads=n_kv_heads, mlp=mlp, activation_dtype=activation_dtype, dropout=dropout,
+        attention=attention,
         tensor_parallel=tensor_parallel, sequence_parallel=sequence_parallel,
     )  # fmt: skip
     layer = activation_bytes_per_layer(seq_len, micro_batch, hidden, n_heads, recompute=recompute, **opts)
