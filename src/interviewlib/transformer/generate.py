@@ -85,6 +85,8 @@ def top_p_filter(logits: torch.Tensor, p: float, *, min_keep: int = 1) -> torch.
     if isinstance(p, bool) or not isinstance(p, (int, float)) or not 0 < p <= 1:
         raise ValueError(f"p must be a number in (0, 1]; got {p!r}.")
     min_keep = check_int(min_keep, "min_keep", low=1)
+    if p >= 1:  # no filtering: a float32 running sum can round up to 1 before the tail and drop it
+        return logits.clone()
     sorted_logits, order = torch.sort(logits, dim=-1, descending=True, stable=True)  # (B, V); ties: low id first
     probs = torch.softmax(sorted_logits, dim=-1)  # (B, V)
     mass_before = torch.cumsum(probs, dim=-1) - probs  # (B, V)
