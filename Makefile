@@ -9,7 +9,10 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 export PYTHONHASHSEED := 0
-export MPLBACKEND := Agg
+# No MPLBACKEND here: a notebook kernel that inherits MPLBACKEND=Agg draws every figure
+# off-screen, so plt.show() outputs nothing and the book loses its figures. ipykernel picks
+# the inline backend when the variable is unset; the unit tests below get Agg explicitly.
+unexport MPLBACKEND
 # CPU-only runs. `make test` runs two jobs side by side on the 2 CI cores (the notebooks
 # under nbval, and the book build that executes them again), so each job gets one BLAS /
 # torch thread: oversubscribed threads on a loaded machine made numpy and torch calls
@@ -18,13 +21,14 @@ export OMP_NUM_THREADS ?= 1
 export OPENBLAS_NUM_THREADS ?= 1
 export MKL_NUM_THREADS ?= 1
 
-.PHONY: help venv book test check lint unit notebooks chapter structure audit book-strict site site-tests lab bench clean
+.PHONY: help venv book pdf test check lint unit notebooks chapter structure audit book-strict site site-tests lab bench clean
 
 help:
 	@echo "make book   build the website into _build/html"
 	@echo "make test   run every check CI runs"
 	@echo "make check  quick loop: lint + unit tests (no coverage)"
 	@echo "make chapter N=8  execute one chapter notebook, time against its budget"
+	@echo "make pdf    the whole book as one PDF: _build/pdf/handbook.pdf (builds the site first if needed)"
 	@echo "make lab    JupyterLab on the chapters"
 	@echo "make bench  benchmarks (ours vs reference, ratios)"
 	@echo "make audit  which questions are answered, chapter by chapter"
@@ -55,7 +59,7 @@ COV_FLOOR := 94
 COV ?= --cov --cov-report=term --cov-fail-under=$(COV_FLOOR)
 
 unit: $(STAMP)
-	$(BIN)/python -m pytest -q -n 2 $(COV) src tests --ignore=tests/book --ignore=tests/site
+	MPLBACKEND=Agg $(BIN)/python -m pytest -q -n 2 $(COV) src tests --ignore=tests/book --ignore=tests/site
 
 # book_tools/timing.py (a pytest plugin) prints each notebook's time against its budget.
 NBVAL := $(BIN)/python -m pytest -q --nbval-lax --nbval-current-env -p no:randomly -p book_tools.timing
@@ -81,7 +85,12 @@ book-strict: $(STAMP)
 	$(BIN)/jupyter-book build . -W -n --keep-going
 	@echo "Open: file://$(CURDIR)/_build/html/index.html"
 
-site: book-strict site-tests
+# The website printed by headless Chromium, chapter by chapter, and joined (book_tools/pdf.py).
+pdf: $(STAMP)
+	@test -f _build/html/index.html || $(MAKE) book
+	$(BIN)/python -m book_tools.pdf
+
+site: book-strict pdf site-tests
 
 site-tests: $(STAMP)
 	$(BIN)/python -m pytest -q tests/site
@@ -92,6 +101,7 @@ check: lint unit
 # nbval and the strict book build each execute every notebook; they run in parallel.
 test: lint structure unit
 	$(MAKE) -j2 --output-sync=target notebooks book-strict
+	$(MAKE) pdf
 	$(MAKE) site-tests
 
 lab: $(STAMP)

@@ -1,7 +1,8 @@
 """Read the question register and the chapter notebooks; pull out each quick answer.
 
-One extraction feeds the question index, the cheat sheet and the flashcards, so a change
-to a notebook's 面试速答 box changes all three on the next build.
+One extraction feeds the question index, the cheat sheet, the flashcards and the mock
+interview page, so a change to a notebook's 面试速答 box or to one of its 追问 changes all
+of them on the next build.
 """
 
 from __future__ import annotations
@@ -9,7 +10,7 @@ from __future__ import annotations
 import json
 import pathlib
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import yaml
 
@@ -19,6 +20,9 @@ CHAPTERS = ROOT / "chapters"
 _LABEL = re.compile(r"^\s*\((q\d\d-\d\d)\)=\s*$", re.M)
 _QUICK = re.compile(r"^:::\{admonition\} 面试速答[^\n]*\n(?::class:[^\n]*\n)?(.*?)^:::\s*$", re.M | re.S)
 _HEADING = re.compile(r"^## (.+)$", re.M)
+# A follow-up is a sphinx-design dropdown titled "追问：…"; its fence may be longer than three
+# colons when the body nests another directive.
+_FOLLOWUP = re.compile(r"^(:{3,})\{dropdown\} 追问[：:]\s*(.*?)\s*\n(.*?)^\1\s*$", re.M | re.S)
 
 
 @dataclass
@@ -53,6 +57,7 @@ class Question:
     tags: list[str]
     heading: str | None = None  # the section heading in the notebook, when answered
     quick: str | None = None  # markdown body of the 面试速答 box
+    followups: list[tuple[str, str]] = field(default_factory=list)  # (question, markdown answer)
 
     @property
     def answered(self) -> bool:
@@ -107,6 +112,7 @@ def load(root: pathlib.Path = ROOT) -> tuple[list[Chapter], list[Question]]:
             item.heading = _HEADING.search(md).group(1).strip()
             m = _QUICK.search(md)
             item.quick = m.group(1).strip() if m else None
+            item.followups = [(title, body.strip()) for _, title, body in _FOLLOWUP.findall(md)]
         questions.append(item)
     return list(chapters.values()), questions
 

@@ -2,9 +2,11 @@
 
 * Serves MathJax from the site itself: the copy comes from the ``django-static-mathjax``
   wheel on PyPI (plain static files, no Django needed), so reading the site needs no CDN.
-* Generates the question index, the cheat sheet and the API reference from the register
+* Generates the question index, the cheat sheet, the mock-interview page and the API
+  reference from the register
   and the notebooks before Sphinx reads anything (book_tools/pages.py), and writes the
-  flashcards next to the site after the build (book_tools/flashcards.py).
+  flashcards next to the site after the build (book_tools/flashcards.py), with the PDF
+  when ``make pdf`` has printed one (book_tools/pdf.py).
 * Links both ways between answers and the API reference: a docstring's "question
   q01-02" becomes a link to the answer, and each answer ends with the API entries that
   its code cells call.
@@ -29,7 +31,7 @@ from sphinx.search.zh import SearchChinese
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent.parent))
 
-from book_tools import extract, flashcards, links, pages  # noqa: E402
+from book_tools import extract, flashcards, links, pages, pdf  # noqa: E402
 
 HERE = pathlib.Path(__file__).resolve().parent
 JIEBA_DICT = HERE / "jieba_dict.txt"
@@ -80,6 +82,7 @@ def _generate_pages(app: Sphinx, config: Config) -> None:
     pages.write_if_changed(out / "questions.md", pages.question_index(chapters, questions))
     pages.write_if_changed(out / "cheatsheet.md", pages.cheatsheet(chapters, questions))
     pages.write_if_changed(out / "api.md", pages.api_reference())
+    pages.write_if_changed(out / "mock.md", pages.mock_interview(chapters, questions))
     app.env_answered = {q.id for q in questions if q.answered}  # type: ignore[attr-defined]
 
 
@@ -168,8 +171,15 @@ def _drop_thebe(app: Sphinx, pagename, templatename, context, doctree) -> None:
 
 
 def _write_flashcards(app: Sphinx, exception: Exception | None) -> None:
-    if exception is None and app.builder.format == "html":
+    if exception is None and app.builder.name == "html":
         flashcards.write_all(pathlib.Path(app.outdir) / "flashcards")
+
+
+def _publish_pdf(app: Sphinx, exception: Exception | None) -> None:
+    """Copy ``_build/pdf/handbook.pdf`` into the website when ``make pdf`` has built it, and
+    write the script that shows (or does not show) its download link (book_tools/pdf.py)."""
+    if exception is None and app.builder.format == "html":
+        pdf.publish(pathlib.Path(app.outdir))
 
 
 def _site_links(app: Sphinx, doctree: nodes.document) -> None:
@@ -184,6 +194,8 @@ def _site_links(app: Sphinx, doctree: nodes.document) -> None:
 def setup(app: Sphinx) -> dict:
     app.add_search_language(HandbookChinese)
     app.add_css_file("handbook.css")
+    app.add_js_file(pdf.LINK_SCRIPT)
+    app.add_js_file("handbook.js")
     app.connect("config-inited", _configure, priority=400)
     app.connect("config-inited", _generate_pages, priority=450)
     app.connect("autodoc-process-docstring", _link_questions_in_docstring)
@@ -191,4 +203,5 @@ def setup(app: Sphinx) -> dict:
     app.connect("doctree-read", _site_links)
     app.connect("html-page-context", _drop_thebe)
     app.connect("build-finished", _write_flashcards)
+    app.connect("build-finished", _publish_pdf)
     return {"parallel_read_safe": True, "parallel_write_safe": True, "version": "1.0"}

@@ -55,6 +55,20 @@ def site_href(html: str) -> str:
     return NOTEBOOK_HREF.sub(r"\1\2.html#", html)
 
 
+LOCAL_HREF = re.compile(r'(<a\s+href=")#')
+
+
+def from_appendix(html: str, chapter_page: str) -> str:
+    """Anchors of a chapter's markdown, re-pointed for a page in ``appendix/``.
+
+    ``chapter_page`` is the chapter's file name without suffix (``ch01_matrix``): a same-page
+    ``#label`` becomes ``../chapters/ch01_matrix.html#label`` and another chapter's
+    ``chNN_slug.ipynb#label`` becomes ``../chapters/chNN_slug.html#label``.
+    """
+    out = NOTEBOOK_HREF.sub(r"\1../chapters/\2.html#", html)
+    return LOCAL_HREF.sub(rf"\1../chapters/{chapter_page}.html#", out)
+
+
 def main() -> int:
     import nbformat
 

@@ -8,9 +8,7 @@ from __future__ import annotations
 
 import functools
 import http.server
-import os
 import pathlib
-import shutil
 import subprocess
 import sys
 import threading
@@ -21,17 +19,9 @@ import pytest
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 SITE = ROOT / "_build" / "html"
 SHOTS = ROOT / "_build" / "screenshots"
-CHROMIUM = os.environ.get("CHROMIUM_PATH") or shutil.which("chromium") or "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless=new",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
+sys.path.insert(0, str(ROOT))
+
+from book_tools.browser import CHROMIUM, CHROMIUM_ARGS  # noqa: E402
 
 
 @pytest.fixture(scope="session")
@@ -90,10 +80,9 @@ def _is_local(url: str) -> bool:
     return parsed.scheme in ("data", "blob", "about") or parsed.hostname in ("127.0.0.1", "localhost")
 
 
-@pytest.fixture
-def page(browser):
+def _offline_page(browser, **context_options):
     """A page with external requests blocked; collects console errors and blocked URLs."""
-    context = browser.new_context(viewport={"width": 1280, "height": 900}, service_workers="block")
+    context = browser.new_context(service_workers="block", **context_options)
     blocked: list[str] = []
 
     def route(r):
@@ -109,6 +98,24 @@ def page(browser):
     pg.blocked = blocked  # type: ignore[attr-defined]
     pg.on("console", lambda m: m.type == "error" and pg.console_errors.append(m.text))
     pg.on("pageerror", lambda e: pg.console_errors.append(str(e)))
+    return context, pg
+
+
+@pytest.fixture
+def page(browser):
+    """A desktop-sized offline page (see _offline_page)."""
+    context, pg = _offline_page(browser, viewport={"width": 1280, "height": 900})
+    yield pg
+    context.close()
+
+
+PHONE = {"width": 390, "height": 844}  # an iPhone 12-15 sized screen
+
+
+@pytest.fixture
+def phone(browser):
+    """An offline page on a 390x844 touch screen that honours the site's viewport meta tag."""
+    context, pg = _offline_page(browser, viewport=PHONE, device_scale_factor=3, is_mobile=True, has_touch=True)
     yield pg
     context.close()
 

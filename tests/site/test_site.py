@@ -63,6 +63,25 @@ def _wait_for_math(page) -> int:
 
 
 CHAPTER_PAGES = {f"{c.docname}.html": c for c in EXISTING}
+PHONE = {"width": 390, "height": 844}
+
+# How far the page scrolls sideways, and the outermost elements that stick out of the screen
+# without a scrolling box of their own around them (for the failure message).
+PHONE_OVERFLOW = """() => {
+    const w = window.innerWidth, out = [];
+    const scrolls = e => ['auto', 'scroll', 'hidden'].includes(getComputedStyle(e).overflowX);
+    for (const e of document.querySelectorAll('body *')) {
+        const r = e.getBoundingClientRect();
+        if (r.width === 0 || r.right <= w + 1) continue;
+        let p = e.parentElement, inside = false;
+        while (p && p !== document.body) { if (scrolls(p)) { inside = true; break; } p = p.parentElement; }
+        if (inside) continue;
+        const parent = e.parentElement && e.parentElement.getBoundingClientRect();
+        if (parent && parent.right > w + 1 && e.parentElement !== document.body) continue;
+        out.push(`${e.tagName.toLowerCase()}.${[...e.classList].join('.')} (${Math.round(r.right)}px)`);
+    }
+    return {by: document.documentElement.scrollWidth - w, culprits: out.slice(0, 8)};
+}"""
 
 
 def test_home_page_redirects_to_intro(page, base_url):
@@ -109,6 +128,11 @@ def test_page_loads_offline_without_errors(page, base_url, path):
         "() => [...document.images].filter(i => !(i.complete && i.naturalWidth > 0)).map(i => i.src)"
     )
     assert not broken, f"{path}: images that did not load: {broken[:5]}"
+    # the same page on a phone-wide screen: wide code, tables and formulas scroll inside their
+    # own box; the page itself never scrolls sideways (test_phone.py covers touch use)
+    page.set_viewport_size(PHONE)
+    wide = page.evaluate(PHONE_OVERFLOW)
+    assert wide["by"] <= 0, f"{path} scrolls sideways by {wide['by']}px at 390px: {wide['culprits']}"
 
 
 class _Links(html.parser.HTMLParser):
