@@ -140,3 +140,19 @@ def test_heading_places_match_garbled_bookmarks_in_order():
     assert [(h["id"], p, t) for h, p, t in placed] == [(None, 0, 700.0), ("q01-01", 1, 500.0), ("q01-02", 3, 650.0)]
     with pytest.raises(RuntimeError, match="no bookmark"):
         pdf._heading_places(Reader(), [*headings, {"id": "x", "level": 2, "text": "1.3 不存在"}])
+
+
+def test_chinese_search_indexes_like_sphinx_in_linear_time():
+    from sphinx.search.zh import SearchChinese
+
+    sys.path.insert(0, str(ROOT / "book_tools"))
+    from handbook_ext import HandbookChinese
+
+    text = "奇异值分解 SVD 把矩阵 A 写成 U Sigma V，ies 与 Adam、LoRA 和 KV cache；秩 rank 与 data"
+    ours, theirs = HandbookChinese({}), SearchChinese({})
+    theirs.latin_terms = []  # Sphinx keeps this list on the class; start it empty like ours
+    words_ours, words_theirs = ours.split(text), theirs.split(text)
+    assert words_ours == words_theirs
+    assert [ours.stem(w) for w in words_ours] == [theirs.stem(w) for w in words_theirs]
+    assert ours.stem("ies") == "ies"  # a seen Latin word that stemming would cut below three letters
+    assert ours.word_filter("秩") and not ours.word_filter("的") and not theirs.word_filter("秩")
