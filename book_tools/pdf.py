@@ -90,6 +90,15 @@ async ([doc, prefix]) => {
         const target = url.pathname.slice(root.pathname.length).replace(/\\.html$/, '');
         a.href = prefix + target + '#' + decodeURIComponent(url.hash.slice(1));
     }
+    // Chromium reports where headings land and nothing else: give every bibliography entry
+    // a one-pixel, transparent heading of its own, so a citation can land on its entry
+    for (const c of article.querySelectorAll('div.citation[id]')) {
+        const h = document.createElement('h6');
+        h.className = 'pdf-anchor';
+        h.textContent = '§' + c.id + '§';
+        h.style.cssText = 'font-size:1px;line-height:1px;height:1px;margin:0;padding:0;color:transparent;overflow:hidden';
+        c.prepend(h);
+    }
     // headings in order (Chromium makes one bookmark per heading), and for every element with
     // an id the heading it sits under, so that a link to it can land on the right page
     const headings = [], under = {};
@@ -98,7 +107,7 @@ async ([doc, prefix]) => {
     const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_ELEMENT);
     for (let n = walker.currentNode; n; n = walker.nextNode()) {
         if (/^H[1-6]$/.test(n.tagName) && n.offsetParent !== null) {
-            const sec = n.closest('section');
+            const sec = n.classList.contains('pdf-anchor') ? n.parentElement : n.closest('section');
             current = (sec && sec.id) || n.id || null;
             const text = [...n.childNodes].filter(c => !(c.classList && c.classList.contains('headerlink')))
                 .map(c => c.textContent).join('').trim();

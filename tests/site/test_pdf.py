@@ -147,3 +147,20 @@ def test_site_links_the_pdf(page, base_url):
     response = page.request.get(base_url + "handbook.pdf")
     assert response.ok and response.body()[:5] == b"%PDF-"
     assert not page.console_errors, page.console_errors[:5]
+
+
+def test_citations_land_on_their_bibliography_entries(reader, outline):
+    """Citation links go to their entry's page and height, not just the bibliography's first page."""
+    from pypdf.generic import NullObject
+
+    start = next(p for t, p, _ in outline if t == "参考文献")
+    pages = {p.indirect_reference.idnum: i for i, p in enumerate(reader.pages)}
+    targets = set()
+    for page in reader.pages[:start]:
+        for ref in page.get("/Annots", []):
+            dest = ref.get_object().get("/Dest")
+            if isinstance(dest, list) and pages.get(dest[0].idnum, -1) >= start:
+                assert not isinstance(dest[3], NullObject), f"a citation without a height: {dest}"
+                targets.add((pages[dest[0].idnum], round(float(dest[3]))))
+    assert len({p for p, _ in targets}) > 5, f"citations land on only {sorted(targets)[:5]}"
+    assert len(targets) > 100
