@@ -59,6 +59,17 @@ def test_paired_matches_torch_with_broadcast_and_axis():
 finite = st.floats(-100, 100, allow_nan=False)
 
 
+@pytest.mark.parametrize("scale", [4.152923e-161, 1e-300, 1e155, 1e300])
+def test_tiny_and_huge_vectors_keep_their_true_cosine(scale):
+    # hypothesis found a row of 4e-161s whose squares are subnormal: cos came out 0.99995
+    rng = np.random.default_rng(3)
+    X, Y = rng.normal(size=(4, 3)), rng.normal(size=(5, 3))
+    K = pairwise_cosine_similarity(X, Y)
+    np.testing.assert_allclose(pairwise_cosine_similarity(scale * X, Y), K, atol=1e-12)
+    np.testing.assert_allclose(cosine_similarity(scale * X[0], Y), K[0], atol=1e-12)
+    assert pairwise_cosine_similarity(np.full((1, 3), scale), np.ones((1, 3)))[0, 0] == pytest.approx(1.0, abs=1e-15)
+
+
 @settings(max_examples=40, deadline=None)
 @given(arrays(np.float64, (4, 3), elements=finite), arrays(np.float64, (4, 3), elements=finite))
 def test_properties_unit_distance_identity_and_bounds(X, Y):

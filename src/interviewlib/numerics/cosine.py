@@ -22,9 +22,16 @@ __all__ = ["cosine_similarity", "pairwise_cosine_similarity"]
 
 
 def _safe_normalize_rows(X: np.ndarray) -> np.ndarray:
-    """Rows divided by their Euclidean norm; zero rows stay zero (new array)."""
-    norms = np.linalg.norm(X, axis=-1, keepdims=True)
-    return X / np.where(norms == 0.0, 1.0, norms)
+    """Rows divided by their Euclidean norm; zero rows stay zero (new array).
+
+    Each row is first divided by its largest absolute entry, as LAPACK's ``dnrm2`` does:
+    squaring entries near 1e-161 lands in subnormal numbers (the norm of a row of 4e-161
+    came out 5e-5 wrong) and squaring entries near 1e155 overflows to inf.
+    """
+    scale = np.max(np.abs(X), axis=-1, keepdims=True)
+    Xs = X / np.where(scale == 0.0, 1.0, scale)
+    norms = np.linalg.norm(Xs, axis=-1, keepdims=True)
+    return Xs / np.where(norms == 0.0, 1.0, norms)
 
 
 def _pairwise_cosine_core(X: np.ndarray, Y: np.ndarray | None) -> np.ndarray:
